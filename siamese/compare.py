@@ -1,0 +1,105 @@
+"""Inference for the page and for scripts: load a checkpoint once, compare digit images.
+
+    cmp = Comparator.from_checkpoint("checkpoints/siamese_mnist.pt")
+    r = cmp.compare("a.png", "b.png")
+    r.distance, r.same_probability, r.same, r.image_a  # image_a: the (28, 28) the network saw
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint
+from .model import SiameseNet, same_probability_from_logits
+from .preprocess import to_mnist
+
+
+@dataclass
+class Comparison:
+    distance: float
+    same_probability: float
+    same: bool  # distance <= threshold
+    threshold: float
+    image_a: np.ndarray  # (28, 28) float32 in [0, 1], white on black: what the network saw
+    image_b: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"distance": self.distance, "same_probability": self.same_probability,
+                "same": self.same, "threshold": self.threshold}
+
+
+class Comparator:
+    """A trained siamese network ready to compare digits.
+
+    The decision is `distance <= threshold`, the threshold chosen on validation pairs at
+    training time. For a bce-trained model the distance is the head's weighted squared
+    difference and `same_probability` the head's softmax (monotone in that distance); for
+    contrastive and triplet models, which have no trained head, the distance is Euclidean and
+    the probability a logistic fit of it on the same validation pairs.
+    """
+
+    def __init__(self, model: SiameseNet, checkpoint: dict | None = None, device="cpu"):
+        ckpt = checkpoint or {}
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.checkpoint = ckpt
+        self.threshold = float(ckpt["threshold"]) if ckpt.get("threshold") is not None else 1.0
+        cal = ckpt.get("calibration") or {}
+        self.calibration = (float(cal.get("slope", -1.0)), float(cal.get("intercept", 0.0)))
+        self.metrics = dict(ckpt.get("metrics") or {})
+
+    @classmethod
+    def from_checkpoint(cls, path, device="cpu") -> "Comparator":
+        model, ckpt = load_checkpoint(path, device)
+        return cls(model, ckpt, device)
+
+    def preprocess(self, image) -> np.ndarray:
+        """Any accepted image -> (28, 28) float32 (raises ImageError / BlankImageError)."""
+        return to_mnist(image)
+
+    def _as_batch(self, images) -> torch.Tensor:
+        if isinstance(images, torch.Tensor) and images.dim() in (3, 4) and images.shape[-2:] == (28, 28):
+            x = images  # already MNIST-format: (N, 28, 28) or (N, 1, 28, 28)
+        elif isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[1:] == (28, 28):
+            x = torch.from_numpy(images)
+        else:
+            x = torch.from_numpy(np.stack([to_mnist(im) for im in images]))
+        if x.dtype == torch.uint8:
+            x = x.float() / 255.0
+        if x.dim() == 3:
+            x = x.unsqueeze(1)
+        return x.float().to(self.device)
+
+    @torch.inference_mode()
+    def embed(self, images) -> torch.Tensor:
+        """Images -> (N, D) float32 descriptors on the comparator's device.
+
+        `images`: a list of accepted images (each goes through `to_mnist`), or a batch already
+        in MNIST format ((N, 28, 28) uint8 / float in [0, 1], tensor or array).
+        """
+        x = self._as_batch(images)
+        return torch.cat([self.model.embed(x[i : i + 1024]) for i in range(0, len(x), 1024)]) \
+            if len(x) else torch.zeros(0, self.model.config.embedding_dim, device=self.device)
+
+    @torch.inference_mode()
+    def distance(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
+        """(N, D), (N, D) -> (N,) distances under the model's metric (see SiameseNet.distance)."""
+        return self.model.distance(emb_a, emb_b)
+
+    @torch.inference_mode()
+    def same_probability(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
+        """(N, D), (N, D) -> (N,) probability that each pair shows the same digit."""
+        if self.model.config.metric == "head":
+            return same_probability_from_logits(self.model.pair_logits(emb_a, emb_b))
+        slope, intercept = self.calibration
+        return torch.sigmoid(slope * self.model.distance(emb_a, emb_b) + intercept)
+
+    def compare(self, img_a, img_b) -> Comparison:
+        a, b = to_mnist(img_a), to_mnist(img_b)
+        emb = self.embed(np.stack([a, b]))  # (2, D)
+        d = float(self.distance(emb[:1], emb[1:])[0])
+        p = float(self.same_probability(emb[:1], emb[1:])[0])
+        return Comparison(distance=d, same_probability=p, same=d <= self.threshold,
+                          threshold=self.threshold, image_a=a, image_b=b)

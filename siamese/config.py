@@ -1,0 +1,79 @@
+"""The two settings objects: what the network is (saved in every checkpoint) and how to train it."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+METRICS = ("head", "euclidean")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the siamese network. The defaults are the blog's network."""
+
+    channels: tuple[int, int, int] = (64, 128, 256)  # conv 7x7 -> pool -> conv 5x5 -> conv 5x5
+    embedding_dim: int = 512  # the descriptor; the head sees (a - b)^2 of two of them
+    # How two descriptors are compared. "head": the blog head's weighted squared difference
+    # (what a bce-trained model learned); "euclidean": plain distance (contrastive, triplet).
+    metric: str = "head"
+
+    def __post_init__(self):
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, not {self.metric!r}")
+
+    def to_dict(self) -> dict:
+        return {"channels": list(self.channels), "embedding_dim": self.embedding_dim,
+                "metric": self.metric}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
+        d = dict(d)
+        if "channels" in d:
+            d["channels"] = tuple(int(c) for c in d["channels"])
+        return cls(**d)
+
+
+LOSSES = ("bce", "contrastive", "triplet")
+
+
+def metric_for_loss(loss: str) -> str:
+    return "head" if loss == "bce" else "euclidean"
+
+
+@dataclass
+class TrainConfig:
+    """How one training run goes. The CLI fills it from argparse; the page from its controls."""
+
+    data_dir: str | None = None
+    device: str = "auto"  # auto | cuda | cpu
+    epochs: float = 1.0  # passes over the training split, counted in anchor images
+    max_steps: int | None = None
+    max_seconds: float | None = None
+    batch_size: int = 256  # images per step; each yields one positive and one negative pair
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: float = 0.05  # fraction of the run spent warming the learning rate up
+    loss: str = "bce"  # bce | contrastive | triplet
+    margin: float = 1.0  # contrastive and triplet margin, in embedding distance units
+    augment: bool = True  # small random affine jitter of the training digits
+    amp: str = "auto"  # auto | on | off: bfloat16 autocast (auto = on for CUDA and AMX CPUs)
+    channels_last: bool = True
+    compile: bool = False
+    threads: int | None = None  # torch CPU threads; None keeps torch's default
+    val_size: int = 5000  # images held out of the training set to pick the threshold
+    eval_size: int = 1000  # test images (2 pairs each) scored at every progress interval
+    eval_every: float = 5.0  # seconds between evaluations (and progress events)
+    seed: int = 0
+    out: str | None = None
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        if self.batch_size < 4:
+            raise ValueError("batch_size must be at least 4")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,182 @@
+"""Honest evaluation: fixed test pairs, a threshold chosen on validation data only.
+
+    python -m siamese.evaluate checkpoints/siamese_mnist.pt --data-dir data --json
+
+Metrics
+- pair_accuracy: the 20,000 fixed test pairs (each test image once with a same-class and once
+  with a different-class test image, seed 0), 'same' when distance <= threshold.
+- roc_auc: on the same pairs.
+- threshold: chosen to maximise accuracy on fixed pairs of the validation split (held out of
+  training), never on test.
+- one_shot_accuracy: 10-way; each test image against one random test reference per class
+  (seed 0), predicted class = nearest reference.
+- knn_accuracy: 1-nearest neighbour on embeddings, the 60,000 training images as gallery.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import nullcontext
+
+import torch
+
+from . import metrics as M
+from .data import MNIST, Split, load_mnist
+from .model import SiameseNet, same_probability_from_logits
+from .pairs import fixed_pairs, one_shot_references
+
+
+def autocast_for(device, enabled: bool):
+    dev = torch.device(device)
+    if not enabled:
+        return nullcontext()
+    return torch.autocast(dev.type, dtype=torch.bfloat16)
+
+
+@torch.no_grad()
+def embed_images(model: SiameseNet, images: torch.Tensor, batch_size: int = 2048,
+                 amp: bool = False) -> torch.Tensor:
+    """(N, 28, 28) uint8 or (N, [1,] 28, 28) float -> (N, D) float32 embeddings.
+
+    Evaluation helper in the nanoGPT way: eval mode inside, the caller's mode restored after.
+    """
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    out = []
+    try:
+        for i in range(0, images.shape[0], batch_size):
+            x = images[i : i + batch_size].to(dev)
+            with autocast_for(dev, amp):
+                out.append(model.embed(x).float())
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, model.config.embedding_dim)
+
+
+@torch.no_grad()
+def pair_distances(model: SiameseNet, emb: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Distances of the pairs (a[i], b[i]) of rows of `emb` under the model's metric."""
+    return model.distance(emb[a], emb[b])
+
+
+class ProgressProbe:
+    """The fast check run during training: a fixed subset of test images (and of validation
+    images to set the threshold), each in one same and one different pair within its subset.
+
+    Calling it returns test pair accuracy and the test-subset embeddings (for live maps).
+    """
+
+    def __init__(self, data: MNIST, size: int = 1000, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        self.test = data.test.subset(torch.randperm(len(data.test), generator=g)[:size])
+        self.val = data.val.subset(torch.randperm(len(data.val), generator=g)[:size])
+        self.test_pairs = fixed_pairs(self.test.labels, seed)
+        self.val_pairs = fixed_pairs(self.val.labels, seed)
+
+    def __call__(self, model: SiameseNet, amp: bool = False) -> dict:
+        emb_val = embed_images(model, self.val.images, amp=amp)
+        emb_test = embed_images(model, self.test.images, amp=amp)
+        d_val = pair_distances(model, emb_val, *self.val_pairs[:2])
+        d_test = pair_distances(model, emb_test, *self.test_pairs[:2])
+        t = M.best_threshold(d_val, self.val_pairs[2])
+        return {
+            "test_pair_accuracy": M.accuracy_at(d_test, self.test_pairs[2], t),
+            "threshold": t,
+            "embeddings": emb_test.cpu(),  # (size, D)
+            "labels": self.test.labels.cpu(),  # (size,)
+        }
+
+
+def choose_threshold(model: SiameseNet, val: Split, seed: int = 0, amp: bool = False) -> dict:
+    """Threshold and probability calibration from fixed pairs of the validation split."""
+    emb = embed_images(model, val.images, amp=amp)
+    a, b, same = fixed_pairs(val.labels, seed)
+    d = pair_distances(model, emb, a, b)
+    t = M.best_threshold(d, same)
+    slope, intercept = M.fit_logistic(d, same)
+    return {
+        "threshold": t,
+        "calibration": {"slope": slope, "intercept": intercept},
+        "val_pair_accuracy": M.accuracy_at(d, same, t),
+    }
+
+
+def evaluate(model: SiameseNet, data: MNIST, *, threshold: float | None = None, knn: bool = True,
+             test_images: torch.Tensor | None = None, seed: int = 0, amp: bool = False) -> dict:
+    """All the metrics in the module docstring. `test_images` replaces the test images (e.g.
+    passed through `to_mnist`) while the labels and pairs stay the same."""
+    t0 = time.perf_counter()
+    chosen = choose_threshold(model, data.val, seed, amp)
+    if threshold is None:
+        threshold = chosen["threshold"]
+    images = data.test.images if test_images is None else test_images
+    emb = embed_images(model, images, amp=amp)  # (10000, D)
+    labels = data.test.labels.to(emb.device)
+    a, b, same = fixed_pairs(labels, seed)
+    d = pair_distances(model, emb, a, b)
+    conf = M.confusion_at(d, same, threshold)
+    out = {
+        "pair_accuracy": conf["accuracy"],
+        "precision": conf["precision"],
+        "recall": conf["recall"],
+        "roc_auc": M.roc_auc(d, same),
+        "threshold": threshold,
+        "val_pair_accuracy": chosen["val_pair_accuracy"],
+        "num_test_pairs": int(same.numel()),
+    }
+    with torch.no_grad():
+        dev = next(model.parameters()).device
+        logits = model.pair_logits(emb[a].to(dev), emb[b].to(dev))
+        out["head_pair_accuracy"] = float(((same_probability_from_logits(logits) >= 0.5).float().cpu()
+                                           == same.cpu()).float().mean())
+    refs = one_shot_references(labels, seed=seed)  # (N, 10)
+    with torch.no_grad():
+        d_refs = model.distance(emb.unsqueeze(1).expand(-1, refs.shape[1], -1), emb[refs])  # (N, 10)
+    out["one_shot_accuracy"] = float((d_refs.argmin(1) == labels).float().mean())
+    if knn:
+        gallery = embed_images(model, data.full_train.images, amp=amp)
+        w = model.metric_weights()
+        out["knn_accuracy"] = M.knn_accuracy(emb, labels, gallery, data.full_train.labels.to(emb.device),
+                                             None if w is None else w.detach())
+    out["calibration"] = chosen["calibration"]
+    out["eval_seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def main(argv=None) -> int:
+    from .checkpoint import load_checkpoint
+
+    p = argparse.ArgumentParser(
+        prog="python -m siamese.evaluate",
+        description="Score a checkpoint on the fixed MNIST test pairs (threshold from validation).",
+    )
+    p.add_argument("checkpoint", help="path to a .pt checkpoint")
+    p.add_argument("--data-dir", default=None, help="MNIST root (default: $SIAMESE_DATA_DIR or ./data)")
+    p.add_argument("--device", default="auto", help="auto | cuda | cpu")
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.add_argument("--no-knn", action="store_true", help="skip the 60,000-image nearest-neighbour metric")
+    p.add_argument("--use-saved-threshold", action="store_true",
+                   help="score with the checkpoint's threshold instead of re-choosing it on validation")
+    args = p.parse_args(argv)
+
+    from .train import pick_device
+
+    device = pick_device(args.device)
+    model, ckpt = load_checkpoint(args.checkpoint, device)
+    val_size = int(ckpt.get("train_config", {}).get("val_size", 5000))
+    data = load_mnist(args.data_dir, device, val_size=val_size)
+    res = evaluate(model, data, knn=not args.no_knn,
+                   threshold=ckpt.get("threshold") if args.use_saved_threshold else None)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        for k, v in res.items():
+            print(f"{k:>20}: {v:.4f}" if isinstance(v, float) else f"{k:>20}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The three training losses. Each takes embeddings (and index tensors from `pairs`), not images.
+
+- bce: the blog's loss. The head turns (a - b)^2 into 2 logits (different, same); cross-entropy
+  on one positive and one negative pair per anchor, the two means added.
+- contrastive (Hadsell, Chopra, LeCun 2006): same pairs pulled to distance 0, different pairs
+  pushed beyond the margin: mean_pos d^2 + mean_neg max(0, m - d)^2.
+- triplet (Schroff et al. 2015, as in the blog): mean max(0, d(a, p) - d(a, n) + m).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def distance(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Euclidean distance between rows: (..., D), (..., D) -> (...). The eps keeps the gradient
+    finite at d = 0 (identical embeddings)."""
+    return (a - b).pow(2).sum(-1).clamp_min(eps).sqrt()
+
+
+def _balanced_mean(per_pair: torch.Tensor, same: torch.Tensor,
+                   valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over the positive pairs plus mean over the negative pairs (an empty kind adds 0).
+
+    `valid` (P,) masks pairs out by weight, not by indexing, so no device sync is needed.
+    """
+    w = torch.ones_like(per_pair) if valid is None else valid.to(per_pair.dtype)
+    pos = w * (same > 0.5).to(per_pair.dtype)
+    neg = w * (same <= 0.5).to(per_pair.dtype)
+    return ((per_pair * pos).sum() / pos.sum().clamp_min(1.0)
+            + (per_pair * neg).sum() / neg.sum().clamp_min(1.0))
+
+
+def bce_loss(logits: torch.Tensor, same: torch.Tensor,
+             valid: torch.Tensor | None = None) -> torch.Tensor:
+    """logits (P, 2) from the head [different, same]; same (P,) in {0, 1}."""
+    per_pair = F.cross_entropy(logits.float(), same.long(), reduction="none")
+    return _balanced_mean(per_pair, same, valid)
+
+
+def contrastive_loss(emb_a: torch.Tensor, emb_b: torch.Tensor, same: torch.Tensor,
+                     margin: float = 1.0, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """emb_a, emb_b (P, D); same (P,) in {0, 1}."""
+    d = distance(emb_a.float(), emb_b.float())
+    per_pair = torch.where(same > 0.5, d.pow(2), F.relu(margin - d).pow(2))
+    return _balanced_mean(per_pair, same, valid)
+
+
+def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                 margin: float = 1.0, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """anchor, positive, negative (T, D)."""
+    d_ap = distance(anchor.float(), positive.float())
+    d_an = distance(anchor.float(), negative.float())
+    per = F.relu(d_ap - d_an + margin)
+    w = torch.ones_like(per) if valid is None else valid.to(per.dtype)
+    return (per * w).sum() / w.sum().clamp_min(1.0)

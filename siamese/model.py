@@ -1,0 +1,67 @@
+"""The siamese network: one CNN tower applied to both images (that is the weight sharing), and
+the blog's head on the squared difference of the two descriptors."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .preprocess import normalize
+
+
+class SiameseNet(nn.Module):
+    def __init__(self, config: ModelConfig | None = None):
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        c1, c2, c3 = config.channels
+        # 28 -> conv7 -> 22 -> pool -> 11 -> conv5 -> 7 -> conv5 -> 3: a (c3, 3, 3) map.
+        self.tower = nn.Sequential(
+            nn.Conv2d(1, c1, 7), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 5), nn.ReLU(inplace=True),
+            nn.Conv2d(c2, c3, 5), nn.ReLU(inplace=True),
+            nn.Flatten(),
+            nn.Linear(c3 * 3 * 3, config.embedding_dim), nn.ReLU(inplace=True),
+        )
+        self.head = nn.Linear(config.embedding_dim, 2)  # logits: [different, same]
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 28, 28) float in [0, 1] (or (N, 28, 28) uint8) -> (N, D) descriptors."""
+        if x.dtype == torch.uint8:
+            x = x.float() / 255.0
+        if x.dim() == 3:
+            x = x.unsqueeze(1)
+        return self.tower(normalize(x))
+
+    def pair_logits(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
+        """(P, D), (P, D) -> (P, 2). Squared difference keeps it symmetric in a and b."""
+        return self.head((emb_a - emb_b).pow(2))
+
+    def metric_weights(self) -> torch.Tensor | None:
+        """(D,) weights v of the head's distance, or None for plain Euclidean distance.
+
+        The head's 'same' minus 'different' logit is c - sum_i v_i (a_i - b_i)^2 with
+        v = W[different] - W[same] and c = b[same] - b[different]; so the weighted squared
+        difference is the distance the bce-trained network decides on.
+        """
+        if self.config.metric != "head":
+            return None
+        w = self.head.weight
+        return (w[0] - w[1]).float()
+
+    def distance(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
+        """(P, D), (P, D) -> (P,). 'head': sum_i v_i (a_i - b_i)^2, so p(same) = sigmoid(c - d)
+        (0 for identical digits; can dip below 0 when the head treats some differences as
+        evidence for 'same'). 'euclidean': ||a - b||."""
+        sq = (emb_a.float() - emb_b.float()).pow(2)
+        v = self.metric_weights()
+        return sq.sum(-1).sqrt() if v is None else sq @ v
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Two image batches -> (N, 2) logits, as in the blog."""
+        return self.pair_logits(self.embed(a), self.embed(b))
+
+
+def same_probability_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """(P, 2) -> (P,) softmax probability of 'same'."""
+    return torch.softmax(logits.float(), dim=-1)[..., 1]
