@@ -43,6 +43,9 @@ def save_checkpoint(path, model: SiameseNet, *, train_config: dict | None = None
                      "torchvision": str(torchvision.__version__)},
     }
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(ckpt, f)

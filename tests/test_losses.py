@@ -1,0 +1,62 @@
+"""Loss values worked out by hand on tiny tensors."""
+import math
+
+import pytest
+import torch
+
+from siamese.losses import bce_loss, contrastive_loss, distance, triplet_loss
+
+
+def t(x):
+    return torch.tensor(x, dtype=torch.float32)
+
+
+def test_distance_is_euclidean():
+    assert distance(t([[0.0, 0.0]]), t([[3.0, 4.0]])).item() == pytest.approx(5.0)
+
+
+def test_distance_has_finite_gradient_at_zero():
+    a = t([[1.0, 2.0]]).requires_grad_()
+    distance(a, t([[1.0, 2.0]])).sum().backward()
+    assert torch.isfinite(a.grad).all()
+
+
+def test_bce_uninformative_logits_cost_two_ln2():
+    # one positive and one negative pair, both with logits (0, 0): ln 2 each, summed
+    loss = bce_loss(t([[0.0, 0.0], [0.0, 0.0]]), t([1.0, 0.0]))
+    assert loss.item() == pytest.approx(2 * math.log(2))
+
+
+def test_bce_is_mean_over_positives_plus_mean_over_negatives():
+    ln3 = math.log(3)
+    logits = t([[0.0, ln3],    # same pair, p(same) = 3/4 -> -ln(3/4)
+                [0.0, 0.0],    # same pair, p(same) = 1/2 -> ln 2
+                [ln3, 0.0]])   # different pair, p(diff) = 3/4 -> -ln(3/4)
+    expected = (-math.log(0.75) + math.log(2)) / 2 + -math.log(0.75)
+    assert bce_loss(logits, t([1.0, 1.0, 0.0])).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_contrastive_by_hand():
+    a = t([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    b = t([[1.0, 0.0],   # same, d = 1 -> d^2 = 1
+           [0.5, 0.0],   # different, d = 0.5 < margin 2 -> (2 - 0.5)^2 = 2.25
+           [3.0, 0.0]])  # different, d = 3 > margin -> 0
+    loss = contrastive_loss(a, b, t([1.0, 0.0, 0.0]), margin=2.0)
+    assert loss.item() == pytest.approx(1.0 + (2.25 + 0.0) / 2)
+
+
+def test_triplet_by_hand():
+    anchor = t([[0.0, 0.0], [0.0, 0.0]])
+    pos = t([[1.0, 0.0], [0.0, 2.0]])   # d(a, p) = 1, 2
+    neg = t([[0.0, 3.0], [1.0, 0.0]])   # d(a, n) = 3, 1
+    # max(1 - 3 + 1, 0) = 0 and max(2 - 1 + 1, 0) = 2 -> mean 1
+    assert triplet_loss(anchor, pos, neg, margin=1.0).item() == pytest.approx(1.0)
+
+
+def test_valid_mask_drops_pairs_without_indexing():
+    logits = t([[0.0, 0.0], [5.0, -5.0], [0.0, 0.0]])
+    same = t([1.0, 1.0, 0.0])
+    masked = bce_loss(logits, same, valid=torch.tensor([True, False, True]))
+    assert masked.item() == pytest.approx(2 * math.log(2))
+    anchor, pos, neg = t([[0.0], [0.0]]), t([[5.0], [1.0]]), t([[1.0], [5.0]])
+    assert triplet_loss(anchor, pos, neg, 1.0, valid=torch.tensor([False, True])).item() == 0.0
