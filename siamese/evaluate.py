@@ -71,8 +71,13 @@ class ProgressProbe:
 
     def __init__(self, data: MNIST, size: int = 1000, seed: int = 0):
         g = torch.Generator().manual_seed(seed)
-        self.test = data.test.subset(torch.randperm(len(data.test), generator=g)[:size])
-        self.val = data.val.subset(torch.randperm(len(data.val), generator=g)[:size])
+
+        def pick(split):  # the whole split keeps its order: then these are evaluate()'s pairs
+            if size >= len(split):
+                return split
+            return split.subset(torch.randperm(len(split), generator=g)[:size])
+
+        self.test, self.val = pick(data.test), pick(data.val)
         self.test_pairs = fixed_pairs(self.test.labels, seed)
         self.val_pairs = fixed_pairs(self.val.labels, seed)
 

@@ -11,22 +11,23 @@ from __future__ import annotations
 import torch
 
 
-def partners(labels: torch.Tensor, generator: torch.Generator | None = None):
+def partners(labels: torch.Tensor, generator: torch.Generator | None = None,
+             num_classes: int | None = None):
     """For each item i, a uniformly random positive j != i with labels[j] == labels[i] and a
     uniformly random negative k with labels[k] != labels[i].
 
-    labels: (N,) integer tensor. Returns (pos, neg, pos_ok, neg_ok), each (N,): indices into
-    `labels`, and masks that are False where no such partner exists (a class seen once, or a
-    batch of a single class); the index there is arbitrary but valid.
+    labels: (N,) integers in [0, num_classes). Returns (pos, neg, pos_ok, neg_ok), each (N,):
+    indices into `labels`, and masks that are False where no such partner exists (a class seen
+    once, or a batch of a single class); the index there is arbitrary but valid. With
+    `num_classes` given, every tensor has a fixed size and nothing waits on the device.
     """
     n = labels.shape[0]
     dev = labels.device
+    k = num_classes if num_classes is not None else int(labels.max()) + 1
+    counts = torch.zeros(k, dtype=torch.long, device=dev).scatter_add_(0, labels, torch.ones_like(labels))
+    starts = torch.cumsum(counts, 0) - counts  # (K,) first sorted position of each class
     order = torch.argsort(labels, stable=True)  # (N,) items grouped by class
-    sorted_labels = labels[order]
-    classes, counts = torch.unique_consecutive(sorted_labels, return_counts=True)
-    starts = torch.cumsum(counts, 0) - counts  # first sorted position of each class
-    cls = torch.searchsorted(classes, labels)  # (N,) class slot of each item
-    start, count = starts[cls], counts[cls]
+    start, count = starts[labels], counts[labels]  # (N,) each item's class block
     rank = torch.empty_like(order)
     rank[order] = torch.arange(n, device=dev)
     rank = rank - start  # position of each item within its class block

@@ -56,7 +56,8 @@ class TrainEvent:
 
     step: int
     epoch: float
-    elapsed: float  # seconds of training (data loading and model set-up excluded)
+    elapsed: float  # wall seconds since the run started (model set-up excluded)
+    train_seconds: float  # of which spent in training steps (no evaluation, no watcher)
     loss: float  # mean loss since the previous event
     pairs_per_s: float  # pairs (2 per anchor image) per second since the previous event
     lr: float
@@ -100,6 +101,7 @@ class Trainer:
         self.train_labels = self.data.train.labels.to(self.device)
         self.probe = ProgressProbe(self.data, cfg.eval_size, seed=0)
         self.step = 0
+        self.train_seconds = 0.0
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -116,7 +118,7 @@ class Trainer:
         """One batch: embed every image once, then score its in-batch pairs or triplets."""
         cfg = self.cfg
         emb = model.embed(x)  # (B, D)
-        pos, neg, pos_ok, neg_ok = partners(labels, gen)  # (B,) each
+        pos, neg, pos_ok, neg_ok = partners(labels, gen, num_classes=10)  # (B,) each
         if cfg.loss == "triplet":
             return triplet_loss(emb, emb[pos], emb[neg], cfg.margin, pos_ok & neg_ok)
         b = torch.cat([pos, neg])  # (2B,) partners; anchors are 0..B-1 twice
@@ -189,13 +191,17 @@ class Trainer:
             self.step += 1
 
     def _event(self, start, last_t, last_step, loss_sum, lr, per_epoch, reason) -> TrainEvent:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()  # the only wait per interval: queued steps count as done
         now = time.perf_counter()
         steps = max(self.step - last_step, 1)
+        self.train_seconds += now - last_t
         probe = self.probe(self.model, amp=self.amp)
         return TrainEvent(
             step=self.step,
             epoch=self.step / per_epoch,
             elapsed=now - start,
+            train_seconds=self.train_seconds,
             loss=float(loss_sum) / steps,
             pairs_per_s=2 * self.cfg.batch_size * (self.step - last_step) / max(now - last_t, 1e-9),
             lr=lr,

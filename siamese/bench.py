@@ -1,0 +1,258 @@
+"""Speed, measured side by side with the blog's pipeline, in one run on the device at hand.
+
+    python -m siamese.bench                 # table + JSON on stdout
+    python -m siamese.bench --json-out runs/bench.json --skip-app
+
+1. training throughput (pairs/s): our trainer vs a faithful re-implementation of the blog's
+   pipeline (same network, a per-item pair Dataset that draws partners in Python and
+   transforms each image with torchvision, a shuffling DataLoader, the same batch size, fp32,
+   two forward calls per step as in the blog), and their ratio;
+2. wall time from scratch to 0.99 pair accuracy on the 20,000 fixed test pairs;
+3. Comparator.compare latency for one pair (p50, p95) and batched embedding throughput;
+4. app cold start: `python app.py` process start to the first page served.
+
+Numbers depend on what else the machine is doing: run it on a quiet machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import TrainConfig
+from .data import load_mnist
+from .model import SiameseNet
+from .train import Trainer, pick_device
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class BlogPairDataset(torch.utils.data.Dataset):
+    """The blog's data pipeline: for item i, its image, a random image of the same digit and a
+    random image of another digit, each a PIL image through ToTensor + Normalize."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray):
+        from torchvision import transforms
+
+        self.images, self.labels = images, labels
+        self.by_class = [np.flatnonzero(labels == c) for c in range(10)]
+        self.transform = transforms.Compose([transforms.ToTensor(),
+                                             transforms.Normalize((0.1307,), (0.3081,))])
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        c = int(self.labels[i])
+        pos = random.choice(self.by_class[c])
+        other = random.choice([k for k in range(10) if k != c])
+        neg = random.choice(self.by_class[other])
+        imgs = [self.transform(Image.fromarray(self.images[j], mode="L")) for j in (i, pos, neg)]
+        return imgs, torch.tensor([1, 0])  # targets: (anchor, pos) same, (anchor, neg) different
+
+
+class _BlogNet(SiameseNet):
+    """The blog's forward takes the list [a, b] and normalises in the transform, not the model."""
+
+    def forward(self, data):
+        return self.head((self.tower(data[0]) - self.tower(data[1])).pow(2))
+
+
+def blog_throughput(data, device, batch_size: int, seconds: float, workers: int = 0) -> dict:
+    ds = BlogPairDataset(data.train.images.cpu().numpy(), data.train.labels.cpu().numpy())
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers)
+    model = _BlogNet().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    steps, t0, warm = 0, None, 3
+    while True:
+        for imgs, target in loader:
+            if steps == warm:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+            imgs = [x.to(device) for x in imgs]
+            target = target.to(device)
+            opt.zero_grad()
+            out_pos = model(imgs[:2])
+            out_neg = model(imgs[0:3:2])
+            loss = F.cross_entropy(out_pos, target[:, 0]) + F.cross_entropy(out_neg, target[:, 1])
+            loss.backward()
+            opt.step()
+            steps += 1
+            if t0 is not None and time.perf_counter() - t0 >= seconds:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                dt = time.perf_counter() - t0
+                timed = steps - warm
+                return {"pairs_per_s": 2 * batch_size * timed / dt, "steps": timed, "seconds": dt}
+
+
+def our_throughput(data, device, batch_size: int, seconds: float) -> dict:
+    warm = Trainer(TrainConfig(device=str(device), max_steps=3, batch_size=batch_size, eval_every=1e9,
+                               eval_size=100), data=data)
+    list(warm.run())  # first steps build kernels / primitives
+    cfg = TrainConfig(device=str(device), epochs=1000, max_seconds=seconds, batch_size=batch_size,
+                      eval_every=1e9, eval_size=100)
+    trainer = Trainer(cfg, data=data)
+    ev = list(trainer.run())[-1]
+    return {"pairs_per_s": 2 * batch_size * trainer.step / ev.train_seconds, "steps": trainer.step,
+            "seconds": ev.train_seconds, "amp": trainer.amp}
+
+
+def time_to_accuracy(data, device, target: float, budget: float, batch_size: int,
+                     eval_every: float) -> dict:
+    """Train from scratch with a `budget`-second schedule, scoring all 20,000 fixed test pairs
+    every `eval_every` seconds; report training seconds (evaluation excluded) at the first hit."""
+    cfg = TrainConfig(device=str(device), epochs=1000, max_seconds=budget, batch_size=batch_size,
+                      eval_every=eval_every, eval_size=len(data.test))
+    trainer = Trainer(cfg, data=data)
+    curve = []
+    hit = None
+    for ev in trainer.run():
+        curve.append((round(ev.train_seconds, 2), round(ev.test_pair_accuracy, 4)))
+        if hit is None and ev.test_pair_accuracy >= target:
+            hit = ev.train_seconds
+            trainer.stop()
+    return {"target": target, "seconds": hit, "budget": budget, "curve": curve,
+            "final_accuracy": curve[-1][1]}
+
+
+def compare_latency(data, device, calls: int = 200) -> dict:
+    from .compare import Comparator
+
+    ckpt = ROOT / "checkpoints" / "siamese_mnist.pt"
+    cmp = Comparator.from_checkpoint(ckpt, device=str(device)) if ckpt.exists() else None
+    if cmp is None:
+        return {"skipped": "no shipped checkpoint"}
+    # Drawn-canvas-sized inputs: MNIST digits blown up to 280 x 280, dark on light.
+    imgs = [np.kron(255 - data.test.images[i].cpu().numpy(), np.ones((10, 10), np.uint8)) for i in range(20)]
+    for i in range(5):
+        cmp.compare(imgs[i], imgs[i + 1])
+    times = []
+    for i in range(calls):
+        t = time.perf_counter()
+        cmp.compare(imgs[i % 20], imgs[(i + 7) % 20])
+        times.append(time.perf_counter() - t)
+    batch = data.test.images[:10000]
+    cmp.embed(batch[:512])
+    t = time.perf_counter()
+    cmp.embed(batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    dt = time.perf_counter() - t
+    ms = np.array(times) * 1000
+    return {"compare_p50_ms": float(np.percentile(ms, 50)), "compare_p95_ms": float(np.percentile(ms, 95)),
+            "embed_images_per_s": len(batch) / dt}
+
+
+def app_cold_start(timeout: float = 60.0) -> dict:
+    if not (ROOT / "app.py").exists():
+        return {"skipped": "no app.py"}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
+               GRADIO_ANALYTICS_ENABLED="False")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t0 < timeout:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
+                    if r.status == 200 and b"<html" in r.read(2000).lower():
+                        return {"first_page_s": time.perf_counter() - t0}
+            except OSError:
+                time.sleep(0.05)
+        return {"first_page_s": None, "error": f"no page within {timeout} s"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def describe(device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {torch.get_num_threads()} threads"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m siamese.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=256, help="same for both pipelines")
+    p.add_argument("--seconds", type=float, default=15.0, help="timed seconds per throughput run")
+    p.add_argument("--blog-workers", type=int, default=0, help="DataLoader workers for the blog pipeline")
+    p.add_argument("--target", type=float, default=0.99)
+    p.add_argument("--budget", type=float, default=None,
+                   help="schedule length for time-to-accuracy (default 120 s on CPU, 20 s on CUDA)")
+    p.add_argument("--skip-app", action="store_true")
+    p.add_argument("--json-out", default=None)
+    a = p.parse_args(argv)
+
+    device = pick_device(a.device)
+    data = load_mnist(a.data_dir, device)
+    res = {"device": describe(device), "torch": str(torch.__version__), "batch_size": a.batch_size}
+    print(f"benchmarking on {res['device']} (torch {res['torch']})", flush=True)
+    res["blog"] = blog_throughput(data, device, a.batch_size, a.seconds, a.blog_workers)
+    print(f"  blog pipeline: {res['blog']['pairs_per_s']:.0f} pairs/s", flush=True)
+    res["ours"] = our_throughput(data, device, a.batch_size, a.seconds)
+    print(f"  our trainer:   {res['ours']['pairs_per_s']:.0f} pairs/s", flush=True)
+    res["speedup"] = res["ours"]["pairs_per_s"] / res["blog"]["pairs_per_s"]
+    budget = a.budget or (20.0 if device.type == "cuda" else 120.0)
+    res["time_to_target"] = time_to_accuracy(data, device, a.target, budget, a.batch_size,
+                                             eval_every=1.0 if device.type == "cuda" else 3.0)
+    print(f"  time to {a.target}: {res['time_to_target']['seconds']} s", flush=True)
+    res["inference"] = compare_latency(data, device)
+    res["app"] = {"skipped": "--skip-app"} if a.skip_app else app_cold_start()
+
+    inf, app, ttt = res["inference"], res["app"], res["time_to_target"]
+    rows = [
+        ("training throughput, blog pipeline", f"{res['blog']['pairs_per_s']:,.0f} pairs/s"),
+        ("training throughput, ours", f"{res['ours']['pairs_per_s']:,.0f} pairs/s"
+                                      f" ({'bf16' if res['ours']['amp'] else 'fp32'})"),
+        ("speed-up", f"{res['speedup']:.1f}x"),
+        (f"from scratch to {a.target} test pair acc", "not reached" if ttt["seconds"] is None
+         else f"{ttt['seconds']:.1f} s (budget {budget:.0f} s; final {ttt['final_accuracy']:.4f})"),
+        ("compare() one pair, p50 / p95", f"{inf.get('compare_p50_ms', float('nan')):.2f} / "
+                                          f"{inf.get('compare_p95_ms', float('nan')):.2f} ms"),
+        ("batched embedding", f"{inf.get('embed_images_per_s', float('nan')):,.0f} images/s"),
+        ("app cold start to first page", app.get("skipped") or (f"{app['first_page_s']:.2f} s"
+                                                                if app.get("first_page_s") else app.get("error"))),
+    ]
+    print(f"\n| measure ({res['device']}) | value |\n| --- | --- |")
+    for k, v in rows:
+        print(f"| {k} | {v} |")
+    print(json.dumps(res, indent=2))
+    if a.json_out:
+        Path(a.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json_out).write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
