@@ -84,7 +84,10 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     if img.mode == "L":
         return np.asarray(img, dtype=np.float32)[..., None] / 255.0
     # Every other mode (1, P, PA, LA, RGB, CMYK, YCbCr, ...) via RGBA keeps any transparency.
-    return np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+    try:
+        return np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+    except (ValueError, OSError) as e:
+        raise ImageError(f"unsupported image mode {img.mode!r} ({e})") from None
 
 
 def _to_array(image) -> np.ndarray:
@@ -116,7 +119,8 @@ def _to_array(image) -> np.ndarray:
     elif np.issubdtype(a.dtype, np.integer):
         a = a.astype(np.float32) / (65535.0 if a.max(initial=0) > 255 else 255.0)
     else:
-        a = a.astype(np.float32)
+        with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, refused below
+            a = a.astype(np.float32)
         if not np.isfinite(a).all():
             raise ImageError("image contains NaN or infinite values")
         if a.max(initial=0) > 1.0:  # floats on a 0-255 scale
