@@ -75,3 +75,40 @@ def test_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
         save_checkpoint(path, small(), step=2)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left behind
+
+
+SAVER = """
+import sys, torch
+from siamese.checkpoint import save_checkpoint
+from siamese.model import SiameseNet
+net = SiameseNet()  # the full 8.8 MB model, so a save takes long enough to be interrupted
+step = 0
+while True:
+    step += 1
+    save_checkpoint(sys.argv[1], net, step=step)
+    print(step, flush=True)
+"""
+
+
+def test_process_killed_mid_save_leaves_a_loadable_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    path = tmp_path / "m.pt"
+    proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "1"  # one complete save exists
+        for delay in (0.013, 0.031, 0.057):  # kill at a few points during later saves
+            time.sleep(delay)
+            model, ckpt = load_checkpoint(path)  # readable while saves keep replacing it
+            assert ckpt["step"] >= 1
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    model, ckpt = load_checkpoint(path)
+    assert ckpt["step"] >= 1 and model.embed(torch.rand(1, 1, 28, 28)).shape == (1, 512)
