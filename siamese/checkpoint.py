@@ -20,17 +20,14 @@ class CheckpointError(ValueError):
     """The file is not a usable Siamese Digits checkpoint; the message says why."""
 
 
-def save_checkpoint(path, model: SiameseNet, *, train_config: dict | None = None,
+def make_checkpoint(model: SiameseNet, *, train_config: dict | None = None,
                     metrics: dict | None = None, threshold: float | None = None,
-                    calibration: dict | None = None, step: int = 0) -> Path:
-    """Write atomically: a temporary file in the same folder, fsync, then rename over `path`.
-    A crash mid-save leaves any previous file intact."""
+                    calibration: dict | None = None, step: int = 0) -> dict:
+    """The checkpoint dict: weights (fp32, CPU), configs, metrics, threshold, versions."""
     import torchvision
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().float().cpu().contiguous() for k, v in _unwrap(model).state_dict().items()}
-    ckpt = {
+    return {
         "format": FORMAT,
         "model_config": _unwrap(model).config.to_dict(),
         "train_config": dict(train_config or {}),
@@ -42,6 +39,13 @@ def save_checkpoint(path, model: SiameseNet, *, train_config: dict | None = None
         "versions": {"siamese": __version__, "torch": str(torch.__version__),
                      "torchvision": str(torchvision.__version__)},
     }
+
+
+def write_checkpoint(path, ckpt: dict) -> Path:
+    """Write atomically: a temporary file in the same folder, fsync, then rename over `path`.
+    A crash mid-save leaves any previous file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     umask = os.umask(0)
     os.umask(umask)
@@ -58,6 +62,28 @@ def save_checkpoint(path, model: SiameseNet, *, train_config: dict | None = None
     return path
 
 
+def save_checkpoint(path, model: SiameseNet, **kwargs) -> Path:
+    """make_checkpoint + write_checkpoint."""
+    return write_checkpoint(path, make_checkpoint(model, **kwargs))
+
+
+def model_from_checkpoint(ckpt, device="cpu") -> SiameseNet:
+    """Rebuild and validate the model of a checkpoint dict (architecture, shapes, finiteness)."""
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model_config" not in ckpt:
+        raise CheckpointError("not a Siamese Digits checkpoint (missing state_dict/model_config)")
+    if ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"unsupported checkpoint format {ckpt.get('format')!r}")
+    try:
+        model = SiameseNet(ModelConfig.from_dict(ckpt["model_config"]))
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except (TypeError, ValueError, RuntimeError, AttributeError) as e:
+        raise CheckpointError(f"checkpoint does not fit the architecture: {str(e)[:300]}") from None
+    for name, t in model.state_dict().items():
+        if not torch.isfinite(t).all():
+            raise CheckpointError(f"checkpoint weights contain NaN or inf ({name})")
+    return model.to(device).eval()
+
+
 def load_checkpoint(source, device="cpu") -> tuple[SiameseNet, dict]:
     """Load a checkpoint (path or file object) -> (model in eval mode on `device`, the dict).
 
@@ -70,19 +96,7 @@ def load_checkpoint(source, device="cpu") -> tuple[SiameseNet, dict]:
         raise
     except Exception as e:  # UnpicklingError for code, RuntimeError/EOFError for garbage
         raise CheckpointError(f"not a loadable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model_config" not in ckpt:
-        raise CheckpointError("not a Siamese Digits checkpoint (missing state_dict/model_config)")
-    if ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"unsupported checkpoint format {ckpt.get('format')!r}")
-    try:
-        model = SiameseNet(ModelConfig.from_dict(ckpt["model_config"]))
-        model.load_state_dict(ckpt["state_dict"], strict=True)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint does not fit the architecture: {str(e)[:300]}") from None
-    for name, t in model.state_dict().items():
-        if not torch.isfinite(t).all():
-            raise CheckpointError(f"checkpoint weights contain NaN or inf ({name})")
-    return model.to(device).eval(), ckpt
+    return model_from_checkpoint(ckpt, device), ckpt
 
 
 def _unwrap(model):

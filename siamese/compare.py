@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint
 from .model import SiameseNet, same_probability_from_logits
 from .preprocess import to_mnist
 from .train import use_amp
@@ -57,6 +57,12 @@ class Comparator:
     def from_checkpoint(cls, path, device="cpu") -> "Comparator":
         model, ckpt = load_checkpoint(path, device)
         return cls(model, ckpt, device)
+
+    @classmethod
+    def from_checkpoint_dict(cls, ckpt: dict, device="cpu") -> "Comparator":
+        """From an in-memory checkpoint (e.g. `Trainer.checkpoint(...)` after a retrain): the
+        weights are copied into a fresh model, validated like a file."""
+        return cls(model_from_checkpoint(ckpt, device), ckpt, device)
 
     def preprocess(self, image) -> np.ndarray:
         """Any accepted image -> (28, 28) float32 (raises ImageError / BlankImageError)."""

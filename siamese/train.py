@@ -223,13 +223,19 @@ class Trainer:
             res = choose_threshold(model, self.data.val)
         return res
 
-    def save(self, path, result: dict) -> Path:
-        from .checkpoint import save_checkpoint
+    def checkpoint(self, result: dict) -> dict:
+        """The checkpoint dict of the model as it is now; `result` comes from finalize()."""
+        from .checkpoint import make_checkpoint
 
         metrics = {k: v for k, v in result.items() if k not in ("calibration", "threshold")}
-        return save_checkpoint(path, self.model, train_config=self.cfg.to_dict(), metrics=metrics,
+        return make_checkpoint(self.model, train_config=self.cfg.to_dict(), metrics=metrics,
                                threshold=result["threshold"], calibration=result["calibration"],
                                step=self.step)
+
+    def save(self, path, result: dict) -> Path:
+        from .checkpoint import write_checkpoint
+
+        return write_checkpoint(path, self.checkpoint(result))
 
 
 def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:

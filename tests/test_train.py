@@ -52,3 +52,20 @@ def test_time_limit_is_respected(mnist):
     cfg = TrainConfig(epochs=100, max_seconds=2.0, batch_size=64, eval_every=1e9, eval_size=100)
     ev = list(Trainer(cfg, data=mnist).run())[-1]
     assert ev.reason == "time" and 2.0 <= ev.elapsed < 4.0
+
+
+def test_retrained_model_becomes_an_independent_comparator(mnist):
+    from siamese import Comparator
+
+    trainer = Trainer(TrainConfig(max_steps=30, batch_size=64, eval_every=1e9, eval_size=100), data=mnist)
+    list(trainer.run())
+    ckpt = trainer.checkpoint(trainer.finalize(full_eval=False))
+    cmp = Comparator.from_checkpoint_dict(ckpt)
+    x = mnist.test.images[:4]
+    before = cmp.embed(x)
+    with torch.no_grad():
+        trainer.model.head.weight.add_(1.0)  # the trainer's model moves on...
+        for p in trainer.model.tower.parameters():
+            p.add_(0.1)
+    assert torch.equal(cmp.embed(x), before)  # ...the comparator does not
+    assert cmp.threshold == ckpt["threshold"] and ckpt["train_config"]["max_steps"] == 30
