@@ -1,0 +1,93 @@
+"""The Siamese Digits page: `build_demo()` makes the gr.Blocks, `main()` serves it.
+
+    python app.py                      # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / _PORT honoured)
+    python -m demo.app --help
+
+Tabs: "Compare" (this module's reason to exist). Later tabs (retraining, teaching views) add
+themselves in `build_demo` and share `model_key`, the per-session gr.State naming the model in
+use (see demo.models).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from siamese import Comparator
+
+from .compare_tab import build_compare_tab
+from .handlers import compare_files
+from .models import SHIPPED, Models
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "siamese_mnist.pt"
+ASSETS = Path(__file__).resolve().parent / "assets"
+MAX_FILE_SIZE = "20mb"  # uploads; pixel bombs are refused by to_mnist, whatever their bytes
+
+HEADER = """<div id="page-header"><h1>Siamese Digits</h1>
+<p>Draw two digits. One network looks at both, the same way, and decides whether they show the
+same digit.</p></div>"""
+
+
+def build_demo(comparator_path=None, data_dir=None, download: bool = False, models: Models | None = None,
+               comparator: Comparator | None = None) -> gr.Blocks:
+    """The whole page. The model loads here, once; the MNIST reference (neighbours,
+    distributions) loads in a background thread, so this returns in about a second.
+
+    comparator_path: checkpoint (default: $SIAMESE_CHECKPOINT or checkpoints/siamese_mnist.pt).
+    data_dir: MNIST root (default: $SIAMESE_DATA_DIR or ./data); download: fetch MNIST if absent.
+    `models` / `comparator` let tests pass ready-made ones.
+    """
+    if models is None:
+        if comparator is None:
+            path = comparator_path or os.environ.get("SIAMESE_CHECKPOINT") or DEFAULT_CHECKPOINT
+            comparator = Comparator.from_checkpoint(path)
+        models = Models(comparator, data_dir=data_dir, download=download).start()
+
+    css = (ASSETS / "page.css").read_text()
+    with gr.Blocks(title="Siamese Digits", analytics_enabled=False) as demo:
+        # Styles travel with the Blocks (launch(css=...) would need every launcher to pass them).
+        gr.HTML(HEADER, head=f"<style>{css}</style>", padding=False)
+        model_key = gr.State(SHIPPED)  # which model this session uses (retraining swaps it)
+        with gr.Tabs(elem_id="main-tabs"):
+            with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+                build_compare_tab(models, model_key)
+
+        # The API: two image files in, JSON out (hidden components: nothing shows on the page).
+        with gr.Row(visible=False):
+            file_a = gr.File(label="image_a", type="filepath")
+            file_b = gr.File(label="image_b", type="filepath")
+            result = gr.JSON(label="result")
+            api_button = gr.Button("compare")
+        api_button.click(lambda a, b: compare_files(models, a, b), [file_a, file_b], result,
+                         api_name="compare",
+                         api_description="Compare two digit images: distance, same_probability, same, threshold.")
+
+        demo.load(None, js=(ASSETS / "brush.js").read_text())
+    demo.models = models  # for tests and later tabs
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python app.py", description="Serve the Siamese Digits page.")
+    p.add_argument("--checkpoint", default=None,
+                   help="model checkpoint (default: $SIAMESE_CHECKPOINT or checkpoints/siamese_mnist.pt)")
+    p.add_argument("--data-dir", default=None, help="MNIST root (default: $SIAMESE_DATA_DIR or ./data)")
+    p.add_argument("--no-download", action="store_true",
+                   help="never download MNIST; without it the neighbours and distributions are off")
+    p.add_argument("--host", default=None, help="interface (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    demo = build_demo(args.checkpoint, args.data_dir, download=not args.no_download)
+    # server_name/port None: Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself.
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE,
+                show_error=False)
+
+
+if __name__ == "__main__":
+    main()

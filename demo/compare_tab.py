@@ -1,0 +1,188 @@
+"""The Compare tab: two digit inputs, the verdict and what explains it. Layout and wiring only;
+the work is in demo.handlers."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import gradio as gr
+
+from . import handlers, views
+from .examples import example_pairs
+from .howitworks import how_it_works_html
+from .inputs import DRAW, EMPTY_SKETCH, UPLOAD, DigitUpload
+from .models import Models
+
+CANVAS = 280  # px; with a brush radius of 12 a stroke keeps about MNIST's width at 28 x 28
+BRUSH_RADIUS = 12
+START_HINT = "Draw or upload two digits, one on each side."
+
+
+@dataclass
+class Side:
+    sketch: gr.Sketchpad
+    upload: DigitUpload
+    mode: gr.State
+    tabs: gr.Tabs
+    draw_tab: gr.Tab
+    upload_tab: gr.Tab
+    clear: gr.Button
+
+
+@dataclass
+class CompareTab:
+    a: Side
+    b: Side
+    compare: gr.Button
+    threshold: gr.Slider
+    verdict: gr.HTML
+    view_a: gr.Image
+    view_b: gr.Image
+    plot: gr.HTML
+    neighbours_a: gr.HTML
+    neighbours_b: gr.HTML
+    shown: gr.State
+    status: gr.Markdown
+    timer: gr.Timer
+
+
+def _side(name: str) -> Side:
+    n = name.lower()
+    with gr.Column(min_width=300, elem_classes="side"):
+        gr.HTML(f'<div class="side-title">Digit {name}</div>')
+        with gr.Tabs(elem_id=f"tabs-{n}") as tabs:
+            with gr.Tab("Draw", id=DRAW, elem_id=f"tab-draw-{n}") as draw_tab:
+                sketch = gr.Sketchpad(
+                    elem_id=f"sketch-{n}", elem_classes="digit-pad", show_label=False,
+                    canvas_size=(CANVAS, CANVAS), layers=False, type="numpy", format="png",
+                    brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+                    eraser=gr.Eraser(default_size=16), buttons=[], height=CANVAS + 80,
+                )
+            with gr.Tab("Upload", id=UPLOAD, elem_id=f"tab-upload-{n}") as upload_tab:
+                upload = DigitUpload(
+                    type="filepath", image_mode=None,  # the path, transparency kept
+                    elem_id=f"upload-{n}", show_label=False, sources=["upload", "clipboard"],
+                    height=CANVAS + 80, buttons=[],
+                    placeholder="PNG, JPEG or WebP, any size; dark on light or light on dark",
+                )
+        clear = gr.Button(f"Clear {name}", elem_id=f"clear-{n}", size="sm", variant="secondary")
+    return Side(sketch, upload, gr.State(DRAW), tabs, draw_tab, upload_tab, clear)
+
+
+def _slider_span(threshold: float, ref=None) -> tuple[float, float, float]:
+    """(minimum, maximum, step) for the threshold slider: the bulk of the test-pair distances
+    when known, else a span around the threshold."""
+    if ref is not None:
+        lo, hi = views.plot_range(threshold, None, ref.distance_range())
+    else:
+        w = 2 * max(abs(threshold), 1.0)
+        lo, hi = threshold - w, threshold + w
+    digits = -math.floor(math.log10((hi - lo) / 200))
+    step = 10.0 ** -digits
+    return round(math.floor(lo / step) * step, digits), round(math.ceil(hi / step) * step, digits), step
+
+
+def _slider_value(threshold: float, step: float) -> float:
+    """The threshold shown to step precision (the model's own, exact, decides the API)."""
+    return round(threshold, max(0, -math.floor(math.log10(step))))
+
+
+def build_compare_tab(models: Models, model_key: gr.State) -> CompareTab:
+    cmp = models.comparator(None)
+    lo, hi, step = _slider_span(cmp.threshold)
+
+    status = gr.Markdown("", elem_id="data-status")
+    with gr.Row(equal_height=False):
+        a = _side("A")
+        b = _side("B")
+        with gr.Column(min_width=320, elem_classes="result-col"):
+            verdict = gr.HTML(views.message_html(START_HINT), elem_id="verdict")
+            gr.HTML('<div class="views-title">What the network sees: A and B as 28\u00d728 inputs</div>')
+            with gr.Row(equal_height=True):
+                view_a = gr.Image(label="A as the network sees it", show_label=False, elem_id="view-a",
+                                  elem_classes="network-view", interactive=False, height=150, format="png",
+                                  buttons=["download"])
+                view_b = gr.Image(label="B as the network sees it", show_label=False, elem_id="view-b",
+                                  elem_classes="network-view", interactive=False, height=150, format="png",
+                                  buttons=["download"])
+            compare = gr.Button("Compare", variant="primary", size="lg", elem_id="compare-btn")
+    examples = gr.Examples(example_pairs(), inputs=[a.upload, b.upload], elem_id="examples",
+                           label="Example pairs made for this page (drawn strokes and font digits): click one",
+                           examples_per_page=8, api_visibility="private")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=360):
+            threshold = gr.Slider(lo, hi, value=_slider_value(cmp.threshold, step), step=step, label="Decision threshold",
+                                  info="'Same' when the distance is at most this. Default: the model's own.",
+                                  elem_id="threshold", buttons=["reset"])
+            plot = gr.HTML(views.plot_html(cmp.threshold, None, None, "loading"), elem_id="plot")
+            neighbours_a = gr.HTML(views.neighbours_html("A", []), elem_id="neighbours-a")
+            neighbours_b = gr.HTML(views.neighbours_html("B", []), elem_id="neighbours-b")
+        with gr.Column(scale=2, min_width=300):
+            gr.HTML(how_it_works_html(cmp), elem_id="how-it-works")
+    shown = gr.State(None)
+    timer = gr.Timer(1.0, active=True)
+
+    tab = CompareTab(a, b, compare, threshold, verdict, view_a, view_b, plot, neighbours_a, neighbours_b,
+                     shown, status, timer)
+    _wire(models, model_key, tab, examples)
+    return tab
+
+
+def _wire(models: Models, model_key: gr.State, t: CompareTab, examples: gr.Examples) -> None:
+    a, b = t.a, t.b
+    inputs = [model_key, a.sketch, a.upload, a.mode, b.sketch, b.upload, b.mode, t.threshold]
+    outputs = [t.verdict, t.view_a, t.view_b, t.plot, t.neighbours_a, t.neighbours_b, t.shown]
+    auto = dict(fn=partial(handlers.compare_sides, models, strict=False), inputs=inputs, outputs=outputs,
+                show_progress="hidden", trigger_mode="always_last", api_visibility="private")
+
+    t.compare.click(partial(handlers.compare_sides, models, strict=True), inputs, outputs,
+                    show_progress="minimal", api_visibility="private")
+    for side in (a, b):
+        side.sketch.change(**auto)
+        side.upload.upload(lambda: UPLOAD, None, side.mode, api_visibility="private").then(**auto)
+        side.upload.clear(**auto)
+        side.draw_tab.select(lambda: DRAW, None, side.mode, api_visibility="private").then(**auto)
+        side.upload_tab.select(lambda: UPLOAD, None, side.mode, api_visibility="private").then(**auto)
+        side.clear.click(lambda: (EMPTY_SKETCH, None, DRAW, gr.Tabs(selected=DRAW)), None,
+                         [side.sketch, side.upload, side.mode, side.tabs], show_progress="hidden",
+                         api_visibility="private").then(**auto)
+    # An example fills both uploads: bring those tabs to the front, then compare.
+    examples.load_input_event.then(
+        lambda: (UPLOAD, UPLOAD, gr.Tabs(selected=UPLOAD), gr.Tabs(selected=UPLOAD)), None,
+        [a.mode, b.mode, a.tabs, b.tabs], show_progress="hidden", api_visibility="private",
+    ).then(**auto)
+
+    t.threshold.input(partial(handlers.rethreshold, models), [model_key, t.shown, t.threshold],
+                      [t.verdict, t.plot], show_progress="hidden", trigger_mode="always_last",
+                      api_visibility="private")
+
+    def poll(key, threshold, shown):
+        """Until the reference is there (or known missing): keep the status line; then show it."""
+        state = models.status(key)
+        if state == "loading":
+            msg = ("\u23f3 Loading the 10,000 MNIST test digits for the nearest neighbours and the "
+                   "distance distributions\u2026")
+            return (msg,) + (gr.skip(),) * 5 + (gr.Timer(active=True),)
+        cmp = models.comparator(key)
+        if state == "unavailable":
+            why = models.data_error or "its reference could not be built"
+            msg = (f"MNIST is not available here ({why}), so nearest neighbours and test-pair "
+                   f"distributions are off; comparing works as usual.")
+            ref = None
+        else:
+            msg, ref = "", models.reference(key)
+        lo, hi, step = _slider_span(cmp.threshold, ref)
+        threshold = _slider_value(min(max(float(threshold), lo), hi), step)
+        slider = gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold)
+        if shown is None:
+            panels = handlers.idle_outputs(models, key, START_HINT, threshold)
+            panels = (gr.skip(),) + panels[3:6]  # keep whatever message the card shows
+        else:
+            panels = handlers.shown_outputs(models, key, shown, threshold)
+            panels = (panels[0],) + panels[3:6]
+        return (msg, slider) + panels + (gr.Timer(active=False),)
+
+    poll_outputs = [t.status, t.threshold, t.verdict, t.plot, t.neighbours_a, t.neighbours_b, t.timer]
+    t.timer.tick(poll, [model_key, t.threshold, t.shown], poll_outputs, show_progress="hidden",
+                 api_visibility="private")

@@ -1,0 +1,153 @@
+"""Event handlers of the Compare tab and the /compare API, as plain functions of Gradio values.
+
+They turn inputs into arrays (demo.inputs), call `siamese` (Comparator, Reference) and turn the
+results into component values (demo.views). The page wires them in demo.compare_tab; tests call
+them directly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from siamese import BlankImageError, Comparator, Comparison, ImageError
+
+from . import views
+from .inputs import side_image
+from .models import SHIPPED, Models
+
+N_NEIGHBOURS = 8
+
+
+class SideError(ValueError):
+    """One side's image cannot be used; the message names the side."""
+
+    def __init__(self, side: str, error: ImageError):
+        self.side, self.blank = side, isinstance(error, BlankImageError)
+        super().__init__(f"{side}: {_clean(error)}")
+
+
+def _clean(error: Exception) -> str:
+    """The error's message without server temp paths (a file is named by its base name)."""
+    msg = str(error)
+    for word in msg.split():
+        w = word.strip("'\"(),:")
+        if w.startswith("/") and len(w) > 1:
+            msg = msg.replace(w, Path(w).name)
+    return msg
+
+
+def compare_or_explain(cmp: Comparator, a, b, names=("Digit A", "Digit B")) -> Comparison:
+    """Comparator.compare, with a bad image reported as SideError naming which side it was."""
+    try:
+        return cmp.compare(a, b)
+    except ImageError:
+        for name, img in zip(names, (a, b)):
+            try:
+                cmp.preprocess(img)
+            except ImageError as e:
+                raise SideError(name, e) from None
+        raise
+
+
+@dataclass
+class Shown:
+    """What the page keeps from the last comparison (in a gr.State) to redraw the verdict,
+    plot and neighbours when the threshold moves or the reference arrives."""
+
+    distance: float
+    same_probability: float
+    image_a: np.ndarray  # (28, 28) float, what the network saw
+    image_b: np.ndarray
+    guesses: tuple[str, str] | None = None  # majority label of each side's neighbours
+
+
+def _missing_message(a, b) -> str | None:
+    if a is None and b is None:
+        return "Draw or upload two digits, one on each side."
+    if a is None:
+        return "Now draw or upload digit A (left)."
+    if b is None:
+        return "Now draw or upload digit B (right)."
+    return None
+
+
+def idle_outputs(models: Models, key: str, text: str, threshold: float, kind: str = "hint"):
+    """Outputs for 'no comparison to show': a message card and empty panels."""
+    status = models.status(key)
+    return (views.message_html(text, kind), None, None,
+            views.plot_html(threshold, None, models.reference(key), status),
+            views.neighbours_html("A", [] if status == "ready" else None, status),
+            views.neighbours_html("B", [] if status == "ready" else None, status),
+            None)
+
+
+def shown_outputs(models: Models, key: str, shown: Shown, threshold: float):
+    """Outputs for one comparison: verdict, the two network views, plot, neighbours, state."""
+    ref = models.reference(key)
+    status = "ready" if ref is not None else models.status(key)
+    nn_a = nn_b = None
+    if ref is not None:
+        nn_a, nn_b = ref.nearest(np.stack([shown.image_a, shown.image_b]), k=N_NEIGHBOURS)
+        shown.guesses = (str(views.majority(nn_a)[0]), str(views.majority(nn_b)[0]))
+    return (views.verdict_html(shown.distance, shown.same_probability, threshold, shown.guesses),
+            views.network_view(shown.image_a), views.network_view(shown.image_b),
+            views.plot_html(threshold, shown.distance, ref, status),
+            views.neighbours_html("A", nn_a, status), views.neighbours_html("B", nn_b, status),
+            shown)
+
+
+def compare_sides(models: Models, key: str, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b,
+                  threshold: float, strict: bool = False):
+    """Compare whatever the two sides hold.
+
+    strict (the Compare button): anything missing or unusable raises gr.Error. Otherwise (a
+    stroke, an upload, a tab switch) a missing or blank side is a hint on the page, and an
+    unusable file an error card plus a warning toast, so drawing the first digit never pops up
+    errors.
+    """
+    key = key or SHIPPED
+    threshold = float(threshold)
+    a, b = side_image(sketch_a, upload_a, mode_a), side_image(sketch_b, upload_b, mode_b)
+    missing = _missing_message(a, b)
+    if missing:
+        if strict:
+            raise gr.Error(missing, title="Two digits needed")
+        return idle_outputs(models, key, missing, threshold)
+    try:
+        r = compare_or_explain(models.comparator(key), a, b)
+    except SideError as e:
+        if strict:
+            raise gr.Error(str(e), title="Cannot compare") from None
+        if e.blank:
+            return idle_outputs(models, key, str(e), threshold)
+        gr.Warning(str(e))
+        return idle_outputs(models, key, str(e), threshold, kind="error")
+    return shown_outputs(models, key, Shown(r.distance, r.same_probability, r.image_a, r.image_b), threshold)
+
+
+def rethreshold(models: Models, key: str, shown: Shown | None, threshold: float):
+    """The threshold moved: redraw verdict and plot (no network call)."""
+    if shown is None:
+        return gr.skip(), views.plot_html(float(threshold), None, models.reference(key), models.status(key))
+    return (views.verdict_html(shown.distance, shown.same_probability, float(threshold), shown.guesses),
+            views.plot_html(float(threshold), shown.distance, models.reference(key), models.status(key)))
+
+
+def compare_files(models: Models, file_a, file_b, key: str = SHIPPED) -> dict:
+    """The /compare API: two image files -> distance, same_probability, same, threshold, verdict.
+
+    Uses the model's own threshold. Any problem raises gr.Error (gradio_client: AppError)."""
+    if not file_a or not file_b:
+        raise gr.Error("Send two image files: image_a and image_b.", title="Two images needed")
+    cmp = models.comparator(key)
+    try:
+        r = compare_or_explain(cmp, file_a, file_b, names=("image_a", "image_b"))
+    except SideError as e:
+        raise gr.Error(str(e), title="Cannot compare") from None
+    out = r.to_dict()
+    out["verdict"] = views.verdict_text(r.distance, r.same_probability, r.threshold)[0]
+    out["metric"] = cmp.model.config.metric
+    return out

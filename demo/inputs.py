@@ -1,0 +1,66 @@
+"""Gradio input values -> what `siamese.to_mnist` accepts.
+
+Each side of the page has a Sketchpad and an upload; `mode` ("draw" / "upload", the tab in
+front) says which one the side means.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
+DRAW, UPLOAD = "draw", "upload"
+
+
+class DigitUpload(gr.Image):
+    """gr.Image that hands the handler the uploaded file's path without decoding it.
+
+    Plain gr.Image opens every upload with PIL before our code runs, so a corrupt file or a
+    decompression bomb fails inside Gradio with a bare "Error". Here `to_mnist` opens it and
+    says what is wrong. The browser side is gr.Image's (is_template).
+
+    Construct it with type="filepath", image_mode=None. (No __init__ of its own: Gradio builds
+    the browser config from the constructor's signature.)
+    """
+
+    is_template = True
+
+    def preprocess(self, payload):
+        """-> the file's path, the bytes of a data: URL, or None."""
+        if payload is None:
+            return None
+        if payload.path:
+            return str(payload.path)
+        if payload.url and payload.url.startswith("data:") and "," in payload.url:
+            try:
+                return base64.b64decode(payload.url.split(",", 1)[1], validate=False)
+            except (binascii.Error, ValueError):
+                raise gr.Error("The pasted image could not be read.") from None
+        raise gr.Error("The upload did not arrive: try again.")
+
+
+def sketch_image(value) -> np.ndarray | None:
+    """Sketchpad value -> its composite (H, W, 4) uint8 (white paper, black ink), or None when
+    nothing has been drawn."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("composite")
+    if value is None:
+        return None
+    return np.asarray(value)
+
+
+def side_image(sketch, upload, mode: str):
+    """The image one side stands for: the drawing or the uploaded file's path, or None."""
+    if mode == UPLOAD:
+        return upload or None
+    return sketch_image(sketch)
+
+
+def upload_name(path) -> str:
+    return Path(str(path)).name if path else ""

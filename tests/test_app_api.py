@@ -1,0 +1,123 @@
+"""The /compare API through gradio_client against a launched server, and `python app.py`."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from demo.examples import example_pairs
+
+from .test_demo_handlers import bad_files
+
+pytestmark = pytest.mark.app
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(comparator, data_root):
+    """The page served in-process on a free loopback port; yields its URL."""
+    from demo.app import build_demo
+
+    demo = build_demo(comparator=comparator, data_dir=data_root)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+def compare(client, a, b):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(a)) if a else None, handle_file(str(b)) if b else None,
+                          api_name="/compare")
+
+
+def test_only_compare_is_public(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert list(endpoints) == ["/compare"]
+
+
+def test_same_digit_twice_is_same(client):
+    a, b = example_pairs()[0]  # a drawn 7 and a DejaVu Sans 7
+    r = compare(client, a, a)
+    assert r["same"] is True and r["verdict"] == "same" and r["distance"] <= r["threshold"]
+    r = compare(client, a, b)
+    assert r["same"] is True and r["same_probability"] > 0.5
+
+
+def test_different_digits_are_different(client):
+    a, b = example_pairs()[1]  # a drawn 7 and a drawn 1
+    r = compare(client, a, b)
+    assert set(r) >= {"distance", "same_probability", "same", "threshold"}
+    assert r["same"] is False and r["distance"] > r["threshold"] and r["same_probability"] < 0.5
+
+
+@pytest.mark.parametrize("name", ["one_pixel", "blank", "not_an_image", "corrupt", "bomb"])
+def test_bad_input_is_an_error_and_the_server_keeps_answering(client, tmp_path, name):
+    from gradio_client.exceptions import AppError
+
+    path, phrase = bad_files(tmp_path)[name]
+    good_a, good_b = example_pairs()[1]
+    with pytest.raises(AppError, match=f"image_b: .*{phrase}") as e:
+        compare(client, good_a, path)
+    assert "Traceback" not in str(e.value) and "/tmp/" not in str(e.value)
+    assert compare(client, good_a, good_b)["same"] is False
+
+
+def test_one_side_missing(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="two image files"):
+        compare(client, example_pairs()[0][0], None)
+    assert compare(client, *example_pairs()[0])["same"] is True
+
+
+def test_app_py_honours_gradio_env_and_serves_fast(tmp_path):
+    """`python app.py` with GRADIO_SERVER_NAME / GRADIO_SERVER_PORT: the page and /compare are
+    there within a generous bound (the real figure is in demo/measure.py's report)."""
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               GRADIO_ANALYTICS_ENABLED="False")
+    log = (tmp_path / "app.log").open("w")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py", "--no-download"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        while True:
+            assert proc.poll() is None, (tmp_path / "app.log").read_text()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200 and b"Siamese Digits" in r.read():
+                        break
+            except OSError:
+                pass
+            assert time.perf_counter() - t0 < 60, "page not served within 60 s"
+            time.sleep(0.1)
+        from gradio_client import Client
+
+        r = compare(Client(url, verbose=False), *example_pairs()[1])
+        assert r["same"] is False
+    finally:
+        proc.terminate()
+        proc.wait(10)
