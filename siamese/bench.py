@@ -130,6 +130,44 @@ def time_to_accuracy(data, device, target: float, budget: float, batch_size: int
             "final_accuracy": curve[-1][1]}
 
 
+def quick_retrain(data, device, seconds: float, cfg: TrainConfig | None = None) -> dict:
+    """The page's quick retrain from scratch, and the blog pipeline given the same seconds;
+    both scored on the 20,000 fixed test pairs (ours: distance <= validation threshold; the
+    blog's: its head's argmax, as the blog predicts)."""
+    from .evaluate import embed_images, evaluate
+    from .model import same_probability_from_logits
+    from .pairs import fixed_pairs
+
+    cfg = cfg or TrainConfig(epochs=1000, eval_every=3.0, eval_size=1000)
+    cfg.device, cfg.max_seconds = str(device), seconds
+    trainer = Trainer(cfg, data=data)
+    curve = [(round(ev.train_seconds, 1), round(ev.test_pair_accuracy, 4)) for ev in trainer.run()]
+    ours = evaluate(trainer.model, data, knn=False)
+
+    blog = _BlogNet().to(device)
+    ds = BlogPairDataset(data.train.images.cpu().numpy(), data.train.labels.cpu().numpy())
+    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True)
+    opt = torch.optim.Adam(blog.parameters(), lr=1e-3)
+    t0, steps = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        for imgs, target in loader:
+            out_pos, out_neg = blog(imgs[:2]), blog(imgs[0:3:2])
+            loss = F.cross_entropy(out_pos, target[:, 0]) + F.cross_entropy(out_neg, target[:, 1])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+            if time.perf_counter() - t0 >= seconds:
+                break
+    emb = embed_images(blog, data.test.images)  # embed() normalises like the blog's transform
+    a, b, same = fixed_pairs(data.test.labels)
+    with torch.no_grad():
+        p = same_probability_from_logits(blog.pair_logits(emb[a], emb[b]))
+    blog_acc = float(((p >= 0.5).float() == same).float().mean())
+    return {"seconds": seconds, "ours_pair_accuracy": ours["pair_accuracy"], "ours_steps": trainer.step,
+            "ours_curve": curve, "blog_pair_accuracy": blog_acc, "blog_steps": steps}
+
+
 def compare_latency(data, device, calls: int = 200) -> dict:
     from .compare import Comparator
 
@@ -211,6 +249,8 @@ def main(argv=None) -> int:
     p.add_argument("--budget", type=float, default=None,
                    help="schedule length for time-to-accuracy (default 120 s on CPU, 20 s on CUDA)")
     p.add_argument("--skip-app", action="store_true")
+    p.add_argument("--retrain-seconds", type=float, default=None,
+                   help="only run the page's quick retrain for this many seconds vs the blog's pipeline")
     p.add_argument("--json-out", default=None)
     a = p.parse_args(argv)
 
@@ -218,6 +258,15 @@ def main(argv=None) -> int:
     data = load_mnist(a.data_dir, device)
     res = {"device": describe(device), "torch": str(torch.__version__), "batch_size": a.batch_size}
     print(f"benchmarking on {res['device']} (torch {res['torch']})", flush=True)
+    if a.retrain_seconds:
+        r = quick_retrain(data, device, a.retrain_seconds)
+        print("curve (training s, probe test pair acc):", r["ours_curve"])
+        print(f"\n| {a.retrain_seconds:.0f} s from scratch, blog architecture and loss | steps | "
+              f"pair accuracy (20,000 fixed test pairs) |\n| --- | --- | --- |")
+        print(f"| our trainer | {r['ours_steps']} | {r['ours_pair_accuracy']:.4f} |")
+        print(f"| blog pipeline | {r['blog_steps']} | {r['blog_pair_accuracy']:.4f} |")
+        print(json.dumps({**res, "quick_retrain": r}, indent=2))
+        return 0
     res["blog"] = blog_throughput(data, device, a.batch_size, a.seconds, a.blog_workers)
     print(f"  blog pipeline: {res['blog']['pairs_per_s']:.0f} pairs/s", flush=True)
     res["ours"] = our_throughput(data, device, a.batch_size, a.seconds)
