@@ -11,7 +11,7 @@ import gradio as gr
 from . import handlers, views
 from .examples import example_pairs
 from .howitworks import how_it_works_html
-from .inputs import DRAW, EMPTY_SKETCH, UPLOAD, DigitUpload
+from .inputs import DRAW, EMPTY_SKETCH, UPLOAD, digit_upload
 from .models import Models
 
 CANVAS = 280  # px; with a brush radius of 12 a stroke keeps about MNIST's width at 28 x 28
@@ -22,7 +22,7 @@ START_HINT = "Draw or upload two digits, one on each side."
 @dataclass
 class Side:
     sketch: gr.Sketchpad
-    upload: DigitUpload
+    upload: gr.Image
     mode: gr.State
     tabs: gr.Tabs
     draw_tab: gr.Tab
@@ -60,8 +60,7 @@ def _side(name: str) -> Side:
                     eraser=gr.Eraser(default_size=16), buttons=[], height=CANVAS + 80,
                 )
             with gr.Tab("Upload", id=UPLOAD, elem_id=f"tab-upload-{n}") as upload_tab:
-                upload = DigitUpload(
-                    type="filepath", image_mode=None,  # the path, transparency kept
+                upload = digit_upload(
                     elem_id=f"upload-{n}", show_label=False, sources=["upload", "clipboard"],
                     height=CANVAS + 80, buttons=[],
                     placeholder="PNG, JPEG or WebP, any size; dark on light or light on dark",

@@ -103,10 +103,10 @@ def compare_sides(models: Models, key: str, sketch_a, upload_a, mode_a, sketch_b
                   threshold: float, strict: bool = False):
     """Compare whatever the two sides hold.
 
-    strict (the Compare button): anything missing or unusable raises gr.Error. Otherwise (a
-    stroke, an upload, a tab switch) a missing or blank side is a hint on the page, and an
-    unusable file an error card plus a warning toast, so drawing the first digit never pops up
-    errors.
+    strict (the Compare button): anything missing or unusable raises gr.Error (a toast).
+    Otherwise (a stroke, an upload, a tab switch) the verdict card says it instead: a hint for
+    a missing or blank side, an error for an unusable file. No toasts there: drawing the first
+    digit must not pop up errors, and several queued events would repeat one toast.
     """
     key = key or SHIPPED
     threshold = float(threshold)
@@ -121,10 +121,7 @@ def compare_sides(models: Models, key: str, sketch_a, upload_a, mode_a, sketch_b
     except SideError as e:
         if strict:
             raise gr.Error(str(e), title="Cannot compare") from None
-        if e.blank:
-            return idle_outputs(models, key, str(e), threshold)
-        gr.Warning(str(e))
-        return idle_outputs(models, key, str(e), threshold, kind="error")
+        return idle_outputs(models, key, str(e), threshold, kind="hint" if e.blank else "error")
     return shown_outputs(models, key, Shown(r.distance, r.same_probability, r.image_a, r.image_b), threshold)
 
 

@@ -16,31 +16,31 @@ EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
 DRAW, UPLOAD = "draw", "upload"
 
 
-class DigitUpload(gr.Image):
-    """gr.Image that hands the handler the uploaded file's path without decoding it.
+def digit_upload(**kwargs) -> gr.Image:
+    """A gr.Image whose handler value is the uploaded file's path, never decoded by Gradio.
 
     Plain gr.Image opens every upload with PIL before our code runs, so a corrupt file or a
     decompression bomb fails inside Gradio with a bare "Error". Here `to_mnist` opens it and
-    says what is wrong. The browser side is gr.Image's (is_template).
-
-    Construct it with type="filepath", image_mode=None. (No __init__ of its own: Gradio builds
-    the browser config from the constructor's signature.)
+    says what is wrong; transparency is kept for it to composite. (An instance attribute rather
+    than a subclass: Gradio writes a .pyi stub beside any module defining a component class.)
     """
+    image = gr.Image(type="filepath", image_mode=None, **kwargs)
+    image.preprocess = upload_value
+    return image
 
-    is_template = True
 
-    def preprocess(self, payload):
-        """-> the file's path, the bytes of a data: URL, or None."""
-        if payload is None:
-            return None
-        if payload.path:
-            return str(payload.path)
-        if payload.url and payload.url.startswith("data:") and "," in payload.url:
-            try:
-                return base64.b64decode(payload.url.split(",", 1)[1], validate=False)
-            except (binascii.Error, ValueError):
-                raise gr.Error("The pasted image could not be read.") from None
-        raise gr.Error("The upload did not arrive: try again.")
+def upload_value(payload):
+    """gr.Image payload -> the file's path, the bytes of a data: URL, or None."""
+    if payload is None:
+        return None
+    if payload.path:
+        return str(payload.path)
+    if payload.url and payload.url.startswith("data:") and "," in payload.url:
+        try:
+            return base64.b64decode(payload.url.split(",", 1)[1], validate=False)
+        except (binascii.Error, ValueError):
+            raise gr.Error("The pasted image could not be read.") from None
+    raise gr.Error("The upload did not arrive: try again.")
 
 
 def sketch_image(value) -> np.ndarray | None:

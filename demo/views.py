@@ -15,8 +15,10 @@ SAME_COLOUR, DIFF_COLOUR, PAIR_COLOUR = "#0f9d8a", "#e0663a", "#1e3a8a"
 
 
 def fmt(x: float) -> str:
-    """Three significant digits and a real minus sign: 15.8, -2.31, 0.0123."""
-    s = f"{x:.3g}" if abs(x) < 1e4 else f"{x:.0f}"
+    """Three significant digits and a real minus sign: 15.8, -2.31, 0.0123; 0 below 0.001."""
+    if abs(x) < 1e-3:
+        return "0"
+    s = f"{x:.3g}" if abs(x) < 1e3 else f"{x:.0f}"
     return s.replace("-", "\u2212")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from demo import handlers, views
 from demo.examples import draw_strokes, example_pairs
-from demo.inputs import DRAW, EMPTY_SKETCH, UPLOAD, DigitUpload, side_image, sketch_image
+from demo.inputs import DRAW, EMPTY_SKETCH, UPLOAD, digit_upload, side_image, sketch_image
 from demo.models import SHIPPED, Models
 
 
@@ -158,7 +158,6 @@ def test_blank_canvas(models):
         run(models, blank_sketch(), sketch("4"), strict=True)
 
 
-@pytest.mark.filterwarnings("ignore:Digit B:UserWarning")  # gr.Warning outside a request
 @pytest.mark.parametrize("name", ["one_pixel", "blank", "not_an_image", "corrupt", "bomb"])
 def test_bad_uploads(models, tmp_path_factory, name):
     path, phrase = bad_files(tmp_path_factory.mktemp("bad"))[name]
@@ -216,8 +215,8 @@ def test_sketch_and_side_image():
 def test_digit_upload_does_not_decode(tmp_path):
     from gradio.data_classes import ImageData
 
-    up = DigitUpload(type="filepath", image_mode=None, render=False)
-    assert up.get_block_name() == "image"  # the browser gets gr.Image's component
+    up = digit_upload(render=False)
+    assert up.get_block_name() == "image" and up.image_mode is None
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not a png at all")
     assert up.preprocess(ImageData(path=str(junk))) == str(junk)
@@ -228,6 +227,7 @@ def test_digit_upload_does_not_decode(tmp_path):
 # -- views -------------------------------------------------------------------------------------
 def test_fmt_and_network_view():
     assert views.fmt(15.834) == "15.8" and views.fmt(-2.3149) == "\u22122.31" and views.fmt(0.01234) == "0.0123"
+    assert views.fmt(-3.7e-6) == "0" and views.fmt(12345.6) == "12346"
     img = np.zeros((28, 28), np.float32)
     img[3, 5] = 1.0
     big = views.network_view(img, scale=8)
