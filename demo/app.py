@@ -54,7 +54,7 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
         model_key = gr.State(SHIPPED)  # which model this session uses (retraining swaps it)
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-                build_compare_tab(models, model_key)
+                build_compare_tab(models, model_key, demo)
 
         # The API: two image files in, JSON out (hidden components: nothing shows on the page).
         with gr.Row(visible=False):
@@ -83,6 +83,7 @@ def main(argv=None) -> None:
     p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal request otherwise
     demo = build_demo(args.checkpoint, args.data_dir, download=not args.no_download)
     # server_name/port None: Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself.
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE,

@@ -87,7 +87,7 @@ def _slider_value(threshold: float, step: float) -> float:
     return round(threshold, max(0, -math.floor(math.log10(step))))
 
 
-def build_compare_tab(models: Models, model_key: gr.State) -> CompareTab:
+def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) -> CompareTab:
     cmp = models.comparator(None)
     lo, hi, step = _slider_span(cmp.threshold)
 
@@ -124,11 +124,11 @@ def build_compare_tab(models: Models, model_key: gr.State) -> CompareTab:
 
     tab = CompareTab(a, b, compare, threshold, verdict, view_a, view_b, plot, neighbours_a, neighbours_b,
                      shown, status, timer)
-    _wire(models, model_key, tab, examples)
+    _wire(models, model_key, tab, examples, blocks)
     return tab
 
 
-def _wire(models: Models, model_key: gr.State, t: CompareTab, examples: gr.Examples) -> None:
+def _wire(models: Models, model_key: gr.State, t: CompareTab, examples: gr.Examples, blocks: gr.Blocks) -> None:
     a, b = t.a, t.b
     inputs = [model_key, a.sketch, a.upload, a.mode, b.sketch, b.upload, b.mode, t.threshold]
     outputs = [t.verdict, t.view_a, t.view_b, t.plot, t.neighbours_a, t.neighbours_b, t.shown]
@@ -162,7 +162,7 @@ def _wire(models: Models, model_key: gr.State, t: CompareTab, examples: gr.Examp
         if state == "loading":
             msg = ("\u23f3 Loading the 10,000 MNIST test digits for the nearest neighbours and the "
                    "distance distributions\u2026")
-            return (msg,) + (gr.skip(),) * 5 + (gr.Timer(active=True),)
+            return (gr.Markdown(msg, visible=True),) + (gr.skip(),) * 5 + (gr.Timer(active=True),)
         cmp = models.comparator(key)
         if state == "unavailable":
             why = models.data_error or "its reference could not be built"
@@ -180,8 +180,10 @@ def _wire(models: Models, model_key: gr.State, t: CompareTab, examples: gr.Examp
         else:
             panels = handlers.shown_outputs(models, key, shown, threshold)
             panels = (panels[0],) + panels[3:6]
-        return (msg, slider) + panels + (gr.Timer(active=False),)
+        return (gr.Markdown(msg, visible=bool(msg)), slider) + panels + (gr.Timer(active=False),)
 
     poll_outputs = [t.status, t.threshold, t.verdict, t.plot, t.neighbours_a, t.neighbours_b, t.timer]
-    t.timer.tick(poll, [model_key, t.threshold, t.shown], poll_outputs, show_progress="hidden",
-                 api_visibility="private")
+    # On page load (a session that starts after the reference is ready needs one call), then
+    # every second until the reference is there.
+    gr.on([blocks.load, t.timer.tick], poll, [model_key, t.threshold, t.shown], poll_outputs,
+          show_progress="hidden", api_visibility="private")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 
@@ -47,6 +48,7 @@ class Models:
         return self._shipped_done.wait(timeout)
 
     def _load(self) -> None:
+        t0 = time.perf_counter()
         try:
             try:
                 test = load_mnist(self._data_dir, "cpu", download=self._download).test
@@ -62,6 +64,9 @@ class Models:
                 self._test = test
                 self._building.add(SHIPPED)
             self._build(SHIPPED)
+            if SHIPPED in self._references:
+                log.info("reference for %s ready after %.1f s (%d MNIST test digits)", SHIPPED,
+                         time.perf_counter() - t0, len(test.labels))
         finally:
             self._shipped_done.set()
 

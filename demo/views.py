@@ -183,9 +183,9 @@ def distance_svg(threshold: float, distance: float | None, hist=None, ref_range=
         off = "" if lo <= distance <= hi else (" \u25c0" if distance < lo else " \u25b6")
         anchor = "start" if d < ML + pw * 0.75 else "end"
         dx = 7 if anchor == "start" else -7
-        parts.append(f'<line id="pair-marker" x1="{d:.1f}" y1="{MT + 8}" x2="{d:.1f}" y2="{base}" '
-                     f'stroke="{PAIR_COLOUR}" stroke-width="3"/>'
-                     f'<circle cx="{d:.1f}" cy="{MT + 8}" r="5" fill="{PAIR_COLOUR}"/>'
+        parts.append(f'<line id="pair-marker" class="pair-mark" x1="{d:.1f}" y1="{MT + 8}" x2="{d:.1f}" '
+                     f'y2="{base}" stroke="{PAIR_COLOUR}" stroke-width="3"/>'
+                     f'<circle class="pair-mark" cx="{d:.1f}" cy="{MT + 8}" r="5" fill="{PAIR_COLOUR}"/>'
                      f'<text x="{d + dx:.1f}" y="{MT + 12}" class="pair" text-anchor="{anchor}">'
                      f'this pair {fmt(distance)}{off}</text>')
     parts.append("</svg>")

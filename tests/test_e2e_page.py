@@ -101,7 +101,9 @@ def wait_brush(pg, side: str):
 
 def draw(pg, side: str, strokes):
     wait_brush(pg, side)
-    box = pg.locator(f"#sketch-{side} canvas").first.bounding_box()
+    canvas = pg.locator(f"#sketch-{side} canvas").first
+    canvas.scroll_into_view_if_needed()  # the mouse only reaches what is on screen
+    box = canvas.bounding_box()
     cx, cy, w, h = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"], box["height"]
     s = min(w, h)
     for stroke in strokes:
