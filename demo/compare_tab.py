@@ -69,14 +69,10 @@ def _side(name: str) -> Side:
     return Side(sketch, upload, gr.State(DRAW), tabs, draw_tab, upload_tab, clear)
 
 
-def _slider_span(threshold: float, ref=None) -> tuple[float, float, float]:
-    """(minimum, maximum, step) for the threshold slider: the bulk of the test-pair distances
-    when known, else a span around the threshold."""
-    if ref is not None:
-        lo, hi = views.plot_range(threshold, None, ref.distance_range())
-    else:
-        w = 2 * max(abs(threshold), 1.0)
-        lo, hi = threshold - w, threshold + w
+def _slider_span(threshold: float, span: tuple[float, float]) -> tuple[float, float, float]:
+    """(minimum, maximum, step) for the threshold slider over `span` (the bulk of the test-pair
+    distances, or of the example pairs' before MNIST is there) and the threshold."""
+    lo, hi = views.plot_range(threshold, None, span)
     digits = -math.floor(math.log10((hi - lo) / 200))
     step = 10.0 ** -digits
     return round(math.floor(lo / step) * step, digits), round(math.ceil(hi / step) * step, digits), step
@@ -89,7 +85,7 @@ def _slider_value(threshold: float, step: float) -> float:
 
 def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) -> CompareTab:
     cmp = models.comparator(None)
-    lo, hi, step = _slider_span(cmp.threshold)
+    lo, hi, step = _slider_span(cmp.threshold, handlers.example_distance_span(cmp))
 
     status = gr.Markdown("", elem_id="data-status")
     with gr.Row(equal_height=False):
@@ -166,12 +162,13 @@ def _wire(models: Models, model_key: gr.State, t: CompareTab, examples: gr.Examp
         cmp = models.comparator(key)
         if state == "unavailable":
             why = models.data_error or "its reference could not be built"
-            msg = (f"MNIST is not available here ({why}), so nearest neighbours and test-pair "
+            msg = (f"\u2139\ufe0f MNIST is not available here ({why}): nearest neighbours and test-pair "
                    f"distributions are off; comparing works as usual.")
             ref = None
         else:
             msg, ref = "", models.reference(key)
-        lo, hi, step = _slider_span(cmp.threshold, ref)
+        span = ref.distance_range() if ref is not None else handlers.example_distance_span(cmp)
+        lo, hi, step = _slider_span(cmp.threshold, span)
         threshold = _slider_value(min(max(float(threshold), lo), hi), step)
         slider = gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold)
         if shown is None:

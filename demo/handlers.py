@@ -15,6 +15,7 @@ import numpy as np
 from siamese import BlankImageError, Comparator, Comparison, ImageError
 
 from . import views
+from .examples import example_pairs
 from .inputs import side_image
 from .models import SHIPPED, Models
 
@@ -131,6 +132,16 @@ def rethreshold(models: Models, key: str, shown: Shown | None, threshold: float)
         return gr.skip(), views.plot_html(float(threshold), None, models.reference(key), models.status(key))
     return (views.verdict_html(shown.distance, shown.same_probability, float(threshold), shown.guesses),
             views.plot_html(float(threshold), shown.distance, models.reference(key), models.status(key)))
+
+
+def example_distance_span(cmp: Comparator) -> tuple[float, float]:
+    """Smallest and largest distance between any two of the example digits: the model's scale
+    for the threshold slider before (or without) the MNIST reference."""
+    files = sorted({f for pair in example_pairs() for f in pair})
+    emb = cmp.embed(np.stack([cmp.preprocess(f) for f in files]))  # (F, D)
+    i, j = np.triu_indices(len(files), 1)
+    d = cmp.distance(emb[i], emb[j])
+    return float(d.min()), float(d.max())
 
 
 def compare_files(models: Models, file_a, file_b, key: str = SHIPPED) -> dict:

@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict
 
 from siamese import Comparator
-from siamese.data import DataUnavailableError, Split, load_mnist
+from siamese.data import DataUnavailableError, Split, load_mnist, resolve_data_dir
 from siamese.reference import Reference
 
 SHIPPED = "shipped"
@@ -31,7 +31,7 @@ class Models:
         self._data_dir = data_dir
         self._download = download
         self._test: Split | None = None
-        self.data_error: str | None = None  # set when MNIST cannot be had
+        self.data_error: str | None = None  # why MNIST cannot be had, short, for the page
         self._failed: dict[str, str] = {}  # key -> why its reference could not be built
         self._shipped_done = threading.Event()
         self._lock = threading.Lock()
@@ -53,11 +53,13 @@ class Models:
             try:
                 test = load_mnist(self._data_dir, "cpu", download=self._download).test
             except DataUnavailableError as e:
-                self.data_error = str(e).splitlines()[0]
-                log.warning("%s", self.data_error)
+                where = resolve_data_dir(self._data_dir)
+                self.data_error = (f"no MNIST files under {where}/" if not self._download
+                                   else f"no MNIST files under {where}/ and the download failed")
+                log.warning("%s", e)
                 return
             except Exception as e:  # a broken file must not take the page down with it
-                self.data_error = f"MNIST could not be loaded ({type(e).__name__}: {e})"
+                self.data_error = f"MNIST could not be read ({type(e).__name__})"
                 log.exception("loading MNIST failed")
                 return
             with self._lock:

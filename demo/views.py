@@ -133,10 +133,14 @@ def nice_ticks(lo: float, hi: float, n: int = 6) -> list[float]:
 
 
 def plot_range(threshold: float, distance: float | None, ref_range: tuple[float, float] | None):
-    lo, hi = ref_range if ref_range else (threshold, threshold)
-    for v in (threshold,) if ref_range else (threshold, distance if distance is not None else threshold):
-        lo, hi = min(lo, v), max(hi, v)
-    pad = max((hi - lo) * 0.06, abs(threshold) * 0.1, 1e-3)
+    """The distance axis: the reference span and the threshold; without a reference, centred
+    on the threshold and wide enough for this pair."""
+    if ref_range:
+        lo, hi = min(ref_range[0], threshold), max(ref_range[1], threshold)
+    else:
+        half = max(abs((distance if distance is not None else threshold) - threshold), abs(threshold), 1.0)
+        lo, hi = threshold - half, threshold + half
+    pad = max((hi - lo) * 0.06, 1e-3)
     return lo - pad, hi + pad
 
 
@@ -176,8 +180,12 @@ def distance_svg(threshold: float, distance: float | None, hist=None, ref_range=
     # Threshold and the sides it makes.
     parts.append(f'<line x1="{t:.1f}" y1="{MT - 4}" x2="{t:.1f}" y2="{base}" stroke="#374151" '
                  f'stroke-width="1.5" stroke-dasharray="5 4"/>')
-    parts.append(f'<text x="{t - 6:.1f}" y="{MT - 10}" class="side same" text-anchor="end">\u2190 called same</text>'
-                 f'<text x="{t + 6:.1f}" y="{MT - 10}" class="side diff" text-anchor="start">called different \u2192</text>')
+    # Labels beside the threshold, or at the plot's edge when the threshold is close to it.
+    left = max(t - 6, ML + 88)  # where "<- called same" ends
+    right = min(max(t + 6, left + 10), ML + pw - 118)  # where "called different ->" starts
+    left = min(left, right - 10)
+    parts.append(f'<text x="{left:.1f}" y="{MT - 10}" class="side same" text-anchor="end">\u2190 called same</text>'
+                 f'<text x="{right:.1f}" y="{MT - 10}" class="side diff" text-anchor="start">called different \u2192</text>')
     if distance is not None:
         d = x(distance)
         off = "" if lo <= distance <= hi else (" \u25c0" if distance < lo else " \u25b6")

@@ -195,7 +195,7 @@ def test_compare_files_needs_two(models):
 def test_without_mnist_everything_else_works(offline_models):
     m = offline_models
     assert m.status(SHIPPED) == "unavailable" and m.reference(SHIPPED) is None
-    assert "\n" not in m.data_error and "MNIST" in m.data_error
+    assert "\n" not in m.data_error and "no MNIST files under" in m.data_error
     out = run(m, sketch("7"), sketch("7"))
     assert verdict_of(out) == "same"
     assert "not available" in out[3] and 'data-ready="0"' in out[3]
@@ -253,3 +253,13 @@ def test_distance_svg_clamps_far_pairs():
 def test_nice_ticks():
     assert views.nice_ticks(-20, 45) == [-20, 0, 20, 40]
     assert views.nice_ticks(-0.05, 1.0) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+
+
+@pytest.mark.parametrize("threshold", [-20.0, 0.0, 40.0])
+def test_side_labels_stay_inside_and_apart(threshold):
+    import re
+
+    svg = views.distance_svg(threshold, None, ref_range=(-20.0, 40.0))
+    end_same = float(re.search(r'x="([\d.]+)"[^>]*class="side same"', svg).group(1))
+    start_diff = float(re.search(r'x="([\d.]+)"[^>]*class="side diff"', svg).group(1))
+    assert end_same - 88 >= 0 and start_diff + 118 <= views.W and start_diff > end_same

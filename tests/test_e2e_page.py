@@ -224,3 +224,25 @@ def test_threshold_slider_moves_the_verdict(page):
     box.press("Enter")
     assert wait_verdict(page, ("same",)) == "same"
     assert "called same" in page.locator("#plot").inner_text()
+
+
+def test_without_mnist_the_page_says_so_in_one_line_and_still_compares(browser, comparator, tmp_path):
+    from demo.app import build_demo
+
+    demo = build_demo(comparator=comparator, data_dir=tmp_path / "no_mnist", download=False)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_S * 1000)
+        pg.goto(demo.local_url)
+        status = pg.locator("#data-status")
+        status.get_by_text("MNIST is not available here").wait_for()
+        assert status.inner_text().strip().count("\n") == 0
+        draw(pg, "a", SEVEN)
+        draw(pg, "b", ONE)
+        assert press_compare(pg) == "different"
+        assert "not available" in pg.locator("#plot").inner_text()
+    finally:
+        context.close()
+        demo.close()
