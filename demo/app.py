@@ -54,7 +54,7 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
         model_key = gr.State(SHIPPED)  # which model this session uses (retraining swaps it)
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-                build_compare_tab(models, model_key, demo)
+                compare_tab = build_compare_tab(models, model_key, demo)
 
         # The API: two image files in, JSON out (hidden components: nothing shows on the page).
         with gr.Row(visible=False):
@@ -67,7 +67,8 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
                          api_description="Compare two digit images: distance, same_probability, same, threshold.")
 
         demo.load(None, js=(ASSETS / "brush.js").read_text())
-    demo.models = models  # for tests and later tabs
+    demo.models = models  # for tests and later tabs: models.add(comparator) -> a session's key
+    demo.model_key, demo.compare_tab = model_key, compare_tab
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
@@ -78,7 +79,7 @@ def main(argv=None) -> None:
                    help="model checkpoint (default: $SIAMESE_CHECKPOINT or checkpoints/siamese_mnist.pt)")
     p.add_argument("--data-dir", default=None, help="MNIST root (default: $SIAMESE_DATA_DIR or ./data)")
     p.add_argument("--no-download", action="store_true",
-                   help="never download MNIST; without it the neighbours and distributions are off")
+                   help="never download MNIST (without its files the neighbours and distributions are off)")
     p.add_argument("--host", default=None, help="interface (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     args = p.parse_args(argv)
