@@ -168,8 +168,8 @@ def test_seven_and_one_is_different(page, shots):
 
 def test_every_stroke_updates_the_verdict(page):
     draw(page, "a", SEVEN)
-    assert wait_verdict(page, ("hint",)) == "hint"
-    assert "digit B" in page.locator("#verdict").inner_text()
+    # The first card is a hint too; this one can only come from the stroke's compare.
+    page.locator("#verdict").get_by_text("Now draw or upload digit B").wait_for()
     draw(page, "b", ONE)
     assert wait_verdict(page) == "different"  # no button pressed
 
