@@ -86,6 +86,8 @@ def main(argv=None) -> int:
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--calls", type=int, default=100_000, help="stop after this many requests in all")
+    p.add_argument("--think", type=float, default=0.0,
+                   help="seconds each user waits between calls (0: back to back, the harshest)")
     p.add_argument("--retrain", action="store_true",
                    help="start a retraining (api /retrain) first and keep it running during the load")
     a = p.parse_args(argv)
@@ -140,6 +142,8 @@ def main(argv=None) -> int:
             except Exception as e:  # noqa: BLE001
                 with lock:
                     errors.append(f"{type(e).__name__}: {str(e)[:120]}")
+            if a.think:
+                time.sleep(min(a.think, max(deadline - time.perf_counter(), 0)))
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=user, args=(k,), daemon=True) for k in range(a.clients)]
@@ -160,14 +164,14 @@ def main(argv=None) -> int:
         "clients": a.clients, "seconds": round(wall, 1), "calls": len(latencies), "errors": len(errors),
         "throughput_per_s": round(len(latencies) / wall, 1),
         "p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1),
-        "max_ms": round(float(ms.max()), 1), "retraining": a.retrain,
+        "max_ms": round(float(ms.max()), 1), "retraining": a.retrain, "think_s": a.think,
         "rss_before_mb": None if rss_before is None else round(rss_before, 1),
         "rss_after_mb": None if rss_after is None else round(rss_after, 1),
         "first_errors": errors[:5],
     }
-    print(f"| clients | calls | errors | req/s | p50 ms | p95 ms | max ms | RSS before -> after MB |\n"
-          f"| --- | --- | --- | --- | --- | --- | --- | --- |\n"
-          f"| {a.clients}{' + retrain' if a.retrain else ''} | {res['calls']} | {res['errors']} | "
+    print(f"| clients | think s | calls | errors | req/s | p50 ms | p95 ms | max ms | RSS before -> after MB |\n"
+          f"| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+          f"| {a.clients}{' + retrain' if a.retrain else ''} | {a.think:g} | {res['calls']} | {res['errors']} | "
           f"{res['throughput_per_s']} | {res['p50_ms']} | {res['p95_ms']} | {res['max_ms']} | "
           f"{res['rss_before_mb']} -> {res['rss_after_mb']} |")
     print(json.dumps(res))
