@@ -18,14 +18,16 @@ import gradio as gr
 
 from siamese import Comparator
 
+from . import limits
 from .compare_tab import build_compare_tab
 from .handlers import compare_files
 from .models import SHIPPED, Models
+from .retrain_tab import build_model_banner, build_retrain_tab
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "siamese_mnist.pt"
 ASSETS = Path(__file__).resolve().parent / "assets"
-MAX_FILE_SIZE = "20mb"  # uploads; pixel bombs are refused by to_mnist, whatever their bytes
+MAX_FILE_SIZE = f"{limits.MAX_UPLOAD_MB}mb"  # pixel bombs are refused by to_mnist, whatever their bytes
 
 HEADER = """<div id="page-header"><h1>Siamese Digits</h1>
 <p>Draw two digits. One network looks at both, the same way, and decides whether they show the
@@ -54,7 +56,10 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
         model_key = gr.State(SHIPPED)  # which model this session uses (retraining swaps it)
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+                model_banner = build_model_banner()  # says so when a retrained model is in use
                 compare_tab = build_compare_tab(models, model_key, demo)
+            with gr.Tab("Retrain", id="retrain", elem_id="tab-retrain"):
+                demo.retrain_tab = build_retrain_tab(models, model_key, demo, compare_tab, model_banner, data_dir)
 
         # The API: two image files in, JSON out (hidden components: nothing shows on the page).
         with gr.Row(visible=False):
@@ -69,7 +74,7 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
         demo.load(None, js=(ASSETS / "brush.js").read_text())
     demo.models = models  # for tests and later tabs: models.add(comparator) -> a session's key
     demo.model_key, demo.compare_tab = model_key, compare_tab
-    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.queue(default_concurrency_limit=limits.CONCURRENCY, max_size=limits.QUEUE_SIZE)
     return demo
 
 
