@@ -86,6 +86,8 @@ def main(argv=None) -> int:
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--calls", type=int, default=100_000, help="stop after this many requests in all")
+    p.add_argument("--warmup", type=int, default=5,
+                   help="calls before measuring (memory 'before' is taken after them)")
     p.add_argument("--think", type=float, default=0.0,
                    help="seconds each user waits between calls (0: back to back, the harshest)")
     p.add_argument("--retrain", action="store_true",
@@ -104,7 +106,7 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="siamese-load-"))
     files = digit_files(tmp)
     warm = Client(url, verbose=False)
-    for i in range(5):
+    for i in range(a.warmup):
         warm.predict(handle_file(files[i % 4]), handle_file(files[(i + 1) % 4]), api_name="/compare")
     rss_before = rss_mb(proc.pid) if proc else None
 

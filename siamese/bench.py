@@ -71,12 +71,14 @@ class _BlogNet(SiameseNet):
         return self.head((self.tower(data[0]) - self.tower(data[1])).pow(2))
 
 
-def blog_throughput(data, device, batch_size: int, seconds: float, workers: int = 0) -> dict:
+def train_blog(data, device, batch_size: int, seconds: float, workers: int = 0, warm: int = 3):
+    """The blog's training loop for `seconds` after `warm` untimed steps.
+    Returns (model, {"pairs_per_s", "steps", "seconds"}) counting the timed steps only."""
     ds = BlogPairDataset(data.train.images.cpu().numpy(), data.train.labels.cpu().numpy())
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers)
     model = _BlogNet().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    steps, t0, warm = 0, None, 3
+    steps, t0 = 0, None
     while True:
         for imgs, target in loader:
             if steps == warm:
@@ -97,7 +99,11 @@ def blog_throughput(data, device, batch_size: int, seconds: float, workers: int 
                     torch.cuda.synchronize()
                 dt = time.perf_counter() - t0
                 timed = steps - warm
-                return {"pairs_per_s": 2 * batch_size * timed / dt, "steps": timed, "seconds": dt}
+                return model, {"pairs_per_s": 2 * batch_size * timed / dt, "steps": timed, "seconds": dt}
+
+
+def blog_throughput(data, device, batch_size: int, seconds: float, workers: int = 0) -> dict:
+    return train_blog(data, device, batch_size, seconds, workers)[1]
 
 
 def our_throughput(data, device, batch_size: int, seconds: float) -> dict:
@@ -144,28 +150,14 @@ def quick_retrain(data, device, seconds: float, cfg: TrainConfig | None = None) 
     curve = [(round(ev.train_seconds, 1), round(ev.test_pair_accuracy, 4)) for ev in trainer.run()]
     ours = evaluate(trainer.model, data, knn=False)
 
-    blog = _BlogNet().to(device)
-    ds = BlogPairDataset(data.train.images.cpu().numpy(), data.train.labels.cpu().numpy())
-    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True)
-    opt = torch.optim.Adam(blog.parameters(), lr=1e-3)
-    t0, steps = time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds:
-        for imgs, target in loader:
-            out_pos, out_neg = blog(imgs[:2]), blog(imgs[0:3:2])
-            loss = F.cross_entropy(out_pos, target[:, 0]) + F.cross_entropy(out_neg, target[:, 1])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            steps += 1
-            if time.perf_counter() - t0 >= seconds:
-                break
+    blog, blog_stats = train_blog(data, device, cfg.batch_size, seconds, warm=0)
     emb = embed_images(blog, data.test.images)  # embed() normalises like the blog's transform
     a, b, same = fixed_pairs(data.test.labels)
     with torch.no_grad():
         p = same_probability_from_logits(blog.pair_logits(emb[a], emb[b]))
     blog_acc = float(((p >= 0.5).float() == same).float().mean())
     return {"seconds": seconds, "ours_pair_accuracy": ours["pair_accuracy"], "ours_steps": trainer.step,
-            "ours_curve": curve, "blog_pair_accuracy": blog_acc, "blog_steps": steps}
+            "ours_curve": curve, "blog_pair_accuracy": blog_acc, "blog_steps": blog_stats["steps"]}
 
 
 def compare_latency(data, device, calls: int = 200) -> dict:

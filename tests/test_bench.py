@@ -1,0 +1,26 @@
+"""The benchmark runs end to end (tiny budgets; it asserts no speed, it prints numbers)."""
+import json
+
+import pytest
+
+from tests.test_cli import run
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_smoke(data_root, tmp_path):
+    out = tmp_path / "bench.json"
+    r = run("siamese.bench", "--data-dir", str(data_root), "--seconds", "1", "--budget", "4",
+            "--target", "0.6", "--skip-app", "--json-out", str(out), timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "| speed-up |" in r.stdout
+    res = json.loads(out.read_text())
+    assert res["blog"]["pairs_per_s"] > 0 and res["ours"]["pairs_per_s"] > 0
+    assert res["time_to_target"]["seconds"] is not None  # 0.6 is reached within seconds
+    assert res["inference"]["compare_p50_ms"] > 0
+
+
+def test_bench_quick_retrain_smoke(data_root):
+    r = run("siamese.bench", "--data-dir", str(data_root), "--retrain-seconds", "2", timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "| our trainer |" in r.stdout and "| blog pipeline |" in r.stdout
