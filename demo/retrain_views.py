@@ -1,0 +1,144 @@
+"""Training progress -> what the Retrain tab shows: pandas frames for the curves and the
+embedding map, and small HTML cards. Pure functions of numbers, plus `Curves` / `MapView`,
+which keep what one run has shown so far."""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+from siamese.projection import PCA2
+from siamese.train import TrainEvent
+
+from .views import fmt
+
+# Ten digit colours (Tableau 10): told apart by most people, stable from one update to the next.
+DIGIT_COLOURS = {str(d): c for d, c in enumerate(
+    ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#555555"])}
+MAP_LIMIT = 3.2  # the map shows +-this many standard deviations of the points on each axis
+LOSS_NAMES = {"bce": "cross-entropy (the blog's)", "contrastive": "contrastive", "triplet": "triplet"}
+INIT_NAMES = {"scratch": "random weights", "shipped": "the pretrained model", "current": "your current model"}
+
+
+def empty_curve(y: str) -> pd.DataFrame:
+    return pd.DataFrame({"seconds": pd.Series(dtype=float), y: pd.Series(dtype=float)})
+
+
+def empty_map() -> pd.DataFrame:
+    return pd.DataFrame({"x": pd.Series(dtype=float), "y": pd.Series(dtype=float),
+                         "digit": pd.Series(dtype=str)})
+
+
+class Curves:
+    """Loss and probe test pair accuracy against training seconds, one point per event."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+        self.loss: list[float] = []
+        self.accuracy: list[float] = []
+
+    def add(self, ev: TrainEvent) -> None:
+        if ev.step == 0:  # an event before any step (a stop at once) has no loss to show
+            return
+        self.seconds.append(round(ev.elapsed, 2))
+        self.loss.append(float(ev.loss))
+        self.accuracy.append(float(ev.test_pair_accuracy) if ev.test_pair_accuracy is not None else float("nan"))
+
+    def loss_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"seconds": self.seconds, "loss": self.loss})
+
+    def accuracy_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"seconds": self.seconds, "accuracy": self.accuracy}).dropna()
+
+
+class MapView:
+    """The probe's test embeddings as a 2-D PCA map, its axes kept from flipping between
+    refreshes and its scale normalised (the embeddings grow as the network learns)."""
+
+    def __init__(self):
+        self.pca: PCA2 | None = None
+
+    def frame(self, embeddings, labels) -> pd.DataFrame:
+        """(N, D) embeddings, (N,) labels -> columns x, y in [-MAP_LIMIT, MAP_LIMIT] and digit,
+        sorted by digit (the legend lists digits in the order they first appear)."""
+        self.pca = PCA2(embeddings, align_to=self.pca)
+        xy = self.pca(embeddings).numpy()  # (N, 2)
+        # Each axis scaled so that 99 % of the points fit: the map fills its square whatever
+        # the network's scale (which grows as it learns); the rest sit on the edge.
+        xy = xy - np.median(xy, axis=0)
+        scale = np.percentile(np.abs(xy), 99, axis=0)  # (2,)
+        xy = np.clip(xy / np.where(scale > 0, scale, 1.0) * (MAP_LIMIT * 0.92), -MAP_LIMIT, MAP_LIMIT)
+        digits = np.asarray(labels).astype(int)
+        order = np.argsort(digits, kind="stable")
+        return pd.DataFrame({"x": xy[order, 0].round(3), "y": xy[order, 1].round(3),
+                             "digit": [str(v) for v in digits[order]]})
+
+
+def _cell(value: str, label: str, cls: str = "") -> str:
+    return f'<div class="rt-stat {cls}"><b>{value}</b><span>{label}</span></div>'
+
+
+def stats_html(ev: TrainEvent | None, seconds: float, running: bool = True) -> str:
+    """The numbers under the controls: elapsed, steps, pairs/s, loss, accuracy."""
+    if ev is None:
+        cells = [_cell("\u2013", "elapsed"), _cell("\u2013", "steps"), _cell("\u2013", "pairs / s"),
+                 _cell("\u2013", "loss"), _cell("\u2013", "test pair accuracy", "acc")]
+    else:
+        acc = "\u2013" if ev.test_pair_accuracy is None else f"{ev.test_pair_accuracy * 100:.1f}%"
+        cells = [
+            _cell(f"{ev.elapsed:.0f} s <small>/ {seconds:.0f}</small>", "elapsed"),
+            _cell(f"{ev.step:,}", f"steps \u00b7 epoch {ev.epoch:.1f}"),
+            _cell(f"{ev.pairs_per_s:,.0f}", "pairs / s"),
+            _cell(fmt(ev.loss) if ev.step else "\u2013", "loss"),
+            _cell(acc, "test pair accuracy", "acc"),
+        ]
+    state = "running" if running else "idle"
+    return f'<div class="rt-stats" data-state="{state}" data-step="{ev.step if ev else 0}">{"".join(cells)}</div>'
+
+
+def status_html(text: str, kind: str = "info") -> str:
+    """One line over the stats: kind info | running | busy | done | error."""
+    return f'<div class="rt-status {kind}" data-kind="{kind}"><span class="rt-dot"></span><span>{text}</span></div>'
+
+
+def summary(run_cfg: dict, ev: TrainEvent | None, result: dict | None, init: str, stopped: bool) -> dict:
+    """What the page says about a finished run (kept with the session's model)."""
+    return {
+        "loss": run_cfg.get("loss"), "lr": run_cfg.get("lr"), "init": init,
+        "seconds": round(ev.elapsed, 1) if ev else 0.0, "planned_seconds": run_cfg.get("max_seconds"),
+        "steps": ev.step if ev else 0, "epochs": round(ev.epoch, 2) if ev else 0.0,
+        "probe_test_pair_accuracy": ev.test_pair_accuracy if ev else None,
+        "val_pair_accuracy": (result or {}).get("val_pair_accuracy"),
+        "threshold": (result or {}).get("threshold"), "stopped": stopped,
+    }
+
+
+def describe(s: dict) -> str:
+    """'cross-entropy, from random weights, 30 s (1,532 steps)' for a summary."""
+    how = "stopped after" if s.get("stopped") else "trained"
+    return (f"{LOSS_NAMES.get(s.get('loss'), s.get('loss'))} loss, from {INIT_NAMES.get(s.get('init'), s.get('init'))}, "
+            f"{how} {s.get('seconds', 0):.0f} s ({s.get('steps', 0):,} steps, lr {s.get('lr', 0):g})")
+
+
+def model_card_html(s: dict | None, in_use: bool) -> str:
+    """The Retrain tab's card about this session's retrained model (or the lack of one)."""
+    if s is None:
+        return ('<div class="rt-model none" data-model="shipped">Compare uses the <b>pretrained model</b>. '
+                'Train one here and it becomes yours, for this browser tab only.</div>')
+    acc = s.get("probe_test_pair_accuracy")
+    acc = "" if acc is None else f" Test pair accuracy on the 2,000-pair probe: <b>{acc * 100:.1f}%</b>."
+    if in_use:
+        head = "Your retrained model is now used in the Compare tab."
+        tail = " Other visitors keep the pretrained model."
+    else:
+        head = "Compare uses the <b>pretrained model</b> again; your retrained model is kept."
+        tail = ""
+    return (f'<div class="rt-model {"mine" if in_use else "kept"}" data-model="{"mine" if in_use else "shipped"}">'
+            f'<div class="rt-model-head">{head}</div><div>{html.escape(describe(s))}.{acc}{tail}</div></div>')
+
+
+def banner_html(s: dict) -> str:
+    """The Compare tab's notice that a retrained model is in use."""
+    return (f'<div class="model-banner-text"><b>Using your retrained model</b> ({html.escape(describe(s))}), '
+            f'for this tab only. Verdicts, threshold and neighbours below come from it.</div>')

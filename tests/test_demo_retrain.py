@@ -1,0 +1,258 @@
+"""The Retrain tab's Python side without a server: demo.retrain_views and the handlers of
+demo.retrain_tab, called the way Gradio calls them (a request with a session hash)."""
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from demo import retrain_views as rv
+from demo.inputs import DRAW, EMPTY_SKETCH
+from demo.models import SHIPPED, Models
+from demo.retrain_tab import RetrainHandlers, presets
+from demo.training import SessionModels, TrainingSlot
+from siamese.checkpoint import load_checkpoint
+from siamese.train import TrainEvent
+
+from .test_demo_handlers import sketch
+
+
+def event(step=10, elapsed=2.0, acc=0.8, done=False, n=50, d=8, seed=0) -> TrainEvent:
+    g = torch.Generator().manual_seed(seed)
+    return TrainEvent(step=step, epoch=step / 100, elapsed=elapsed, train_seconds=elapsed, loss=0.5,
+                      pairs_per_s=5000.0, lr=1e-3, test_pair_accuracy=acc, threshold=0.1,
+                      embeddings=torch.randn(n, d, generator=g), labels=torch.arange(n) % 10, done=done,
+                      reason="time" if done else "")
+
+
+# -- views ---------------------------------------------------------------------------------------
+def test_curves_skip_the_stepless_event_and_frame_the_rest():
+    c = rv.Curves()
+    c.add(event(step=0, elapsed=0.1))
+    c.add(event(step=5, elapsed=1.0, acc=0.7))
+    c.add(event(step=9, elapsed=2.0, acc=None))
+    assert list(c.loss_frame()["seconds"]) == [1.0, 2.0]
+    acc = c.accuracy_frame()
+    assert list(acc.columns) == ["seconds", "accuracy"] and list(acc["accuracy"]) == [0.7]
+
+
+def test_map_is_sorted_by_digit_bounded_and_does_not_mirror():
+    ev = event(n=200, d=16)
+    ev.embeddings[:, 0] *= 5  # a clear first axis
+    view = rv.MapView()
+    first = view.frame(ev.embeddings, ev.labels)
+    assert list(first.columns) == ["x", "y", "digit"] and len(first) == 200
+    assert list(first["digit"]) == sorted(first["digit"], key=int)
+    assert first[["x", "y"]].abs().to_numpy().max() <= rv.MAP_LIMIT
+    # each refresh's axes agree with the previous map's (PCA alone may flip their signs)
+    axes = view.pca.axes.clone()
+    view.frame(-ev.embeddings + 0.01 * torch.randn(200, 16), ev.labels)
+    assert (view.pca.axes * axes).sum(0).min() > 0.9
+
+
+def test_stats_and_cards_say_what_happened():
+    html = rv.stats_html(event(step=1234, elapsed=12.4, acc=0.9651), 30)
+    assert "1,234" in html and "96.5%" in html and "/ 30" in html and 'data-state="running"' in html
+    assert 'data-state="idle"' in rv.stats_html(None, 30, running=False)
+    s = rv.summary({"loss": "triplet", "lr": 1e-3, "max_seconds": 30}, event(step=300, elapsed=30.2),
+                   {"threshold": 0.4, "val_pair_accuracy": 0.95}, "scratch", stopped=False)
+    assert rv.describe(s) == "triplet loss, from random weights, trained 30 s (300 steps, lr 0.001)"
+    assert 'data-model="mine"' in rv.model_card_html(s, True)
+    assert 'data-model="shipped"' in rv.model_card_html(s, False)
+    assert 'data-model="shipped"' in rv.model_card_html(None, False)
+    assert "Using your retrained model" in rv.banner_html(s)
+
+
+def test_presets_fit_the_server_limit():
+    assert list(presets(300)) == ["short \u2248 10 s", "quick \u2248 30 s", "longer \u2248 2 min"]
+    assert list(presets(30)) == ["short \u2248 10 s", "quick \u2248 30 s"]
+    assert presets(5) == {"up to 5 s": 5}
+
+
+# -- handlers --------------------------------------------------------------------------------------
+def prop(update, name):
+    """A property of a component update (Gradio 6 returns components; gr.skip() a dict)."""
+    return update[name] if isinstance(update, dict) else getattr(update, name)
+
+
+def req(name: str):
+    return SimpleNamespace(session_hash=name)
+
+
+def no_progress(*args, **kwargs):
+    pass
+
+
+@pytest.fixture(scope="module")
+def models(comparator, data_root):
+    m = Models(comparator, data_dir=data_root).start()
+    assert m.wait(180)
+    return m
+
+
+@pytest.fixture
+def h(models, data_root, tmp_path):
+    return RetrainHandlers(models, TrainingSlot(nice=0), SessionModels(models, tmp_path), data_root,
+                           {"tiny": 3.0, "long": 60.0})
+
+
+def train(h, owner="alice", length="tiny", loss="bce", init="scratch", key=SHIPPED, on_update=None):
+    outs = []
+    for out in h.train(loss, length, 2e-3, init, key, request=req(owner), progress=no_progress):
+        outs.append(out)
+        if on_update is not None:
+            on_update(out, outs)
+    return outs
+
+
+@pytest.mark.integration
+def test_train_streams_plots_and_ends_with_a_session_model(h, models):
+    outs = train(h)
+    assert all(len(o) == 8 for o in outs)
+    plotted = [o for o in outs if isinstance(o[2], type(rv.empty_curve("loss")))]
+    assert len(plotted) >= 2
+    steps = [o[2]["seconds"].iloc[-1] for o in plotted if len(o[2])]
+    assert steps == sorted(steps)
+    maps = [o[4] for o in plotted if o[4] is not None and not isinstance(o[4], dict)]
+    assert maps and len(maps[-1]) == 1000 and set(maps[-1]["digit"]) == {str(d) for d in range(10)}
+    status, stats, *_, key, start, stop = outs[-1]
+    assert 'data-kind="done"' in status and 'data-state="idle"' in stats
+    assert key != SHIPPED and h.sessions.owns("alice", key)
+    assert models.comparator(key) is not models.comparator(SHIPPED)
+    assert prop(start, "interactive") is True and prop(stop, "interactive") is False
+
+    # the Compare tab: banner on, switch buttons, download of a loadable checkpoint
+    row, banner, card, use_shipped, use_mine, download = h.show_model(key, request=req("alice"))
+    assert prop(row, "visible") is True and "Using your retrained model" in banner and 'data-model="mine"' in card
+    assert prop(use_shipped, "visible") is True and prop(use_mine, "visible") is False
+    _, ckpt = load_checkpoint(prop(download, "value")["path"])  # Gradio has copied it to its cache
+    assert ckpt["train_config"]["loss"] == "bce" and ckpt["train_config"]["max_seconds"] == 3.0
+    assert ckpt["train_config"]["data_dir"] is None  # no server paths in a download
+    # another session sees nothing of it
+    row, banner, card, *_ = h.show_model(SHIPPED, request=req("bob"))
+    assert prop(row, "visible") is False and banner == "" and 'data-model="shipped"' in card
+
+    # back to the pretrained model and again
+    assert h.use_shipped() == SHIPPED
+    row, _, card, use_shipped, use_mine, _ = h.show_model(SHIPPED, request=req("alice"))
+    assert prop(row, "visible") is False and prop(use_mine, "visible") is True and 'data-model="shipped"' in card
+    assert h.use_mine(request=req("alice")) == key and h.use_mine(request=req("bob")) == SHIPPED
+
+    # closing the tab frees it
+    h.unload(request=req("alice"))
+    assert h.sessions.get("alice") is None and models.comparator(key) is models.comparator(SHIPPED)
+
+
+@pytest.mark.integration
+def test_compare_uses_the_session_model_after_a_retrain(h, models):
+    key = train(h)[-1][5]
+    new, shipped = models.comparator(key), models.comparator(SHIPPED)
+    slider, verdict, view_a, view_b, plot, nn_a, nn_b, shown, timer = h.refresh_compare(
+        key, sketch("7"), None, DRAW, sketch("1"), None, DRAW)
+    assert prop(slider, "value") == pytest.approx(new.threshold, rel=0.05, abs=1e-3)
+    assert prop(slider, "minimum") <= new.threshold <= prop(slider, "maximum")
+    expected = new.compare(sketch("7")["composite"], sketch("1")["composite"]).distance
+    assert shown.distance == pytest.approx(expected, rel=1e-4)
+    assert shown.distance != pytest.approx(shipped.compare(sketch("7")["composite"], sketch("1")["composite"]).distance)
+    assert prop(timer, "active") is True  # the tab's poll fetches the new model's reference
+    # nothing drawn: a hint, no error
+    out = h.refresh_compare(SHIPPED, EMPTY_SKETCH, None, DRAW, EMPTY_SKETCH, None, DRAW)
+    assert 'data-verdict="hint"' in out[1]
+
+
+@pytest.mark.integration
+def test_stop_keeps_the_model_trained_so_far(h):
+    def stop_after_two(out, outs):
+        if sum(isinstance(o[1], str) and "data-step" in o[1] for o in outs) == 2:
+            status, stop = h.stop(request=req("alice"))
+            assert "Stopping" in status and prop(stop, "interactive") is False
+
+    outs = train(h, length="long", on_update=stop_after_two)
+    status, stats, *_, key, _, _ = outs[-1]
+    assert "Stopped" in status and key != SHIPPED
+    assert h.sessions.get("alice").summary["stopped"] is True
+    assert h.sessions.get("alice").summary["seconds"] < 30
+
+
+@pytest.mark.integration
+def test_a_closed_generator_stops_the_run_and_frees_the_slot(h):
+    gen = h.train("bce", "long", 2e-3, "scratch", SHIPPED, request=req("alice"), progress=no_progress)
+    for out in gen:
+        if isinstance(out[1], str) and "data-step" in out[1] and 'data-step="0"' not in out[1]:
+            break
+    run = h.slot.current
+    assert run is not None and run.owner == "alice"
+    gen.close()  # what Gradio does when the event is cancelled
+    assert run.join(5) and h.slot.current is None and run.stopped_by == "abandoned"
+    assert h.sessions.get("alice") is None
+
+
+@pytest.mark.integration
+def test_unload_stops_a_run_in_progress(h):
+    threading.Timer(2.5, h.unload, kwargs={"request": req("alice")}).start()
+    outs = train(h, length="long")
+    assert 'data-kind="error"' in outs[-1][0]  # abandoned: nothing kept, said so
+    assert h.slot.current is None and h.sessions.get("alice") is None
+
+
+@pytest.mark.integration
+def test_prepare_says_busy_when_someone_else_trains(h):
+    seen = {}
+
+    def on_update(out, outs):
+        if "bob" not in seen and h.slot.current is not None:
+            seen["bob"] = h.prepare(request=req("bob"))
+            seen["alice"] = h.prepare(request=req("alice"))
+            h.stop(request=req("alice"))
+
+    train(h, length="long", on_update=on_update)
+    status, start, stop, progress = seen["bob"]
+    assert 'data-kind="busy"' in status and "someone else is training" in status
+    assert prop(start, "interactive") is False and prop(stop, "interactive") is True
+    assert 'data-kind="running"' in seen["alice"][0]
+
+
+@pytest.mark.integration
+def test_bad_requests_are_errors(h, tmp_path, models):
+    with pytest.raises(gr.Error, match="Unknown length"):
+        train(h, length="forever")
+    with pytest.raises(gr.Error, match="loss must be one of"):
+        train(h, loss="hinge")
+    no_data = RetrainHandlers(models, TrainingSlot(nice=0), SessionModels(models, tmp_path / "s"),
+                              tmp_path / "empty", {"tiny": 3.0})
+    with pytest.raises(gr.Error, match="MNIST"):
+        train(no_data)
+    assert no_data.slot.current is None
+
+
+@pytest.mark.integration
+def test_start_from_the_session_model(h, models):
+    key = train(h)[-1][5]
+    outs = train(h, init="current", key=key)
+    first_acc = next(o[1] for o in outs if isinstance(o[1], str) and "test pair accuracy" in o[1]
+                     and 'data-step="0"' not in o[1])
+    assert outs[-1][5] != key  # a new model replaced the old one
+    assert models.comparator(key) is models.comparator(SHIPPED)
+    assert first_acc
+
+
+@pytest.mark.integration
+def test_api_streams_dicts_and_ends_with_a_checkpoint_file(h, monkeypatch):
+    monkeypatch.setenv("SIAMESE_MAX_TRAIN_SECONDS", "3")
+    outs, ckpt = [], None
+    for out in h.api("contrastive", 600, 1e-3, "scratch", request=req("script")):
+        outs.append(out)
+        if out[1] is not None:  # Gradio copies the file at this point; it is gone afterwards
+            _, ckpt = load_checkpoint(out[1])
+    progress = [o[0] for o in outs]
+    assert all(o[1] is None for o in outs[:-1]) and outs[-1][1] is not None
+    assert [p["step"] for p in progress] == sorted(p["step"] for p in progress)
+    assert progress[-1]["status"] == "done" and progress[-1]["seconds"] == 3  # capped by the server
+    assert progress[-1]["loss_name"] == "contrastive" and 0 <= progress[-1]["test_pair_accuracy"] <= 1
+    assert ckpt["model_config"]["metric"] == "euclidean"
+    with pytest.raises(gr.Error, match="init"):
+        list(h.api("bce", 3, 1e-3, "yesterday", request=req("script")))
