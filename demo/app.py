@@ -22,6 +22,7 @@ from . import limits
 from .compare_tab import build_compare_tab
 from .handlers import compare_files
 from .models import SHIPPED, Models
+from .teach import build_teaching_tabs
 from .retrain_tab import build_model_banner, build_retrain_tab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +61,7 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
                 compare_tab = build_compare_tab(models, model_key, demo)
             with gr.Tab("Retrain", id="retrain", elem_id="tab-retrain"):
                 demo.retrain_tab = build_retrain_tab(models, model_key, demo, compare_tab, model_banner, data_dir)
+            teach_tabs = build_teaching_tabs(models, model_key, compare_tab, demo)
 
         # The API: two image files in, JSON out (hidden components: nothing shows on the page).
         with gr.Row(visible=False):
@@ -74,6 +76,7 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
         demo.load(None, js=(ASSETS / "brush.js").read_text())
     demo.models = models  # for tests and later tabs: models.add(comparator) -> a session's key
     demo.model_key, demo.compare_tab = model_key, compare_tab
+    demo.teach_tabs = teach_tabs
     demo.queue(default_concurrency_limit=limits.CONCURRENCY, max_size=limits.QUEUE_SIZE)
     return demo
 

@@ -1,0 +1,211 @@
+"""The "One-shot" tab: a verifier becomes a classifier. One drawn digit is compared with one
+reference per class (random MNIST test digits, re-drawable, or the learner's own drawings), and
+the ten same-probabilities are ranked as bars; the model's measured one-shot accuracy beside."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import torch
+
+from siamese import BlankImageError, ImageError
+from siamese.reference import Reference
+from siamese.teaching import NUM_CLASSES, class_references, one_shot_ranking
+
+from .compare_tab import BRUSH_RADIUS, CANVAS
+from .inputs import EMPTY_SKETCH, sketch_image
+from .teach import TeachCache, digit_uri, pct, status_html, teach_head
+from .views import fmt
+
+INTRO = """<div class="teach-intro"><h3>One-shot classification</h3>
+<p>The siamese network was never taught ten classes: it only answers <i>"same digit or not?"</i>.
+Yet one example per class is enough to make it a classifier. Show it one reference of each digit,
+ask the question ten times, and pick the reference it finds most alike. That is <b>one-shot
+learning</b>: a new class needs one example, not thousands, and no retraining.
+<b>Draw a digit</b> and see the ten answers, ranked.</p></div>"""
+EMPTY_HINT = "Draw a digit on the left: it is compared with each of the ten references below."
+
+
+@dataclass
+class OneShotTab:
+    tab: gr.Tab
+    sketch: gr.Sketchpad
+    clear: gr.Button
+    label: gr.Dropdown
+    use: gr.Button
+    redraw: gr.Button
+    mnist: gr.Button
+    result: gr.HTML
+    accuracy: gr.HTML
+    refs: gr.HTML
+    seed: gr.State
+    own: gr.State
+    timer: gr.Timer
+
+
+def references(ref: Reference, seed: int, own: dict | None):
+    """The ten references: [(label, (28, 28) image, source)] and their (10, D) descriptors.
+    source is the MNIST test position (int) or "yours"."""
+    cmp = ref.comparator
+    own = own or {}
+    idx = class_references(ref.labels, seed)
+    items, emb = [], []
+    mine = sorted(own)
+    mine_emb = cmp.embed(np.stack([own[c] for c in mine]).astype(np.float32)) if mine else None
+    for c in range(NUM_CLASSES):
+        if c in own:
+            items.append((c, np.asarray(own[c]), "yours"))
+            emb.append(mine_emb[mine.index(c)])
+        else:
+            items.append((c, ref.images[idx[c]].numpy(), idx[c]))
+            emb.append(ref.embeddings[idx[c]])
+    return items, torch.stack(emb)
+
+
+def refs_html(items, seed: int) -> str:
+    cells = "".join(
+        f'<figure class="{"yours" if src == "yours" else "mnist"}" data-label="{c}">'
+        f'<img src="{digit_uri(img)}" alt="reference {c}"><figcaption><b>{c}</b>'
+        f'<span>{"yours" if src == "yours" else f"test #{src}"}</span></figcaption></figure>'
+        for c, img, src in items)
+    n_own = sum(src == "yours" for _, _, src in items)
+    mine = f", {n_own} of them drawn by you" if n_own else ""
+    return (f'<div class="os-refs" data-seed="{seed}"><div class="teach-sub">The references: one per class '
+            f'(random MNIST test digits, draw #{seed + 1}{mine})</div><div class="os-ref-grid">{cells}</div></div>')
+
+
+def prob(p: float) -> str:
+    """A same-probability as the bars show it: 96.1%, 100%, <0.1% (not a misleading 0.0%)."""
+    if p < 0.0005:
+        return "&lt;0.1%"
+    return pct(p, 0) if p >= 0.9995 else pct(p)
+
+
+def result_html(query: np.ndarray | None, ranked, items, message: str | None = None, kind: str = "hint") -> str:
+    if query is None:
+        return (f'<div class="os-result empty" data-state="{kind}"><div class="teach-note {kind}">'
+                f'{html.escape(message or EMPTY_HINT)}</div></div>')
+    thumbs = {c: img for c, img, _ in items}
+    top, second = ranked[0], ranked[1]
+    confident = top.same_probability >= 0.5
+    guess = (f'Looks like a <b>{top.label}</b>' if confident
+             else f'Unsure: closest to a <b>{top.label}</b>, but no reference is a likely match')
+    rows = []
+    for i, r in enumerate(ranked):
+        rows.append(
+            f'<div class="os-row{" top" if i == 0 else ""}" data-label="{r.label}" data-p="{r.same_probability:.6f}">'
+            f'<img src="{digit_uri(thumbs[r.label])}" alt="reference {r.label}"><span class="os-label">{r.label}</span>'
+            f'<div class="os-bar"><i style="width:{max(r.same_probability * 100, 0.4):.1f}%"></i></div>'
+            f'<span class="os-p">{prob(r.same_probability)}</span>'
+            f'<span class="os-d">d {fmt(r.distance)}</span></div>')
+    return (f'<div class="os-result" data-top="{top.label}">'
+            f'<div class="os-head"><img class="os-query" src="{digit_uri(query)}" alt="your digit as the network sees it">'
+            f'<div><div class="os-guess">{guess}</div><div class="muted">chance of <i>same</i> with each reference, '
+            f'most likely first; runner-up {second.label} at {prob(second.same_probability)}</div></div></div>'
+            f'<div class="os-bars">{"".join(rows)}</div></div>')
+
+
+def accuracy_html(ref: Reference, accuracy: float) -> str:
+    source = ("from this model's evaluation" if "one_shot_accuracy" in ref.comparator.metrics
+              else "measured here for this model")
+    return (f'<div class="os-acc" data-accuracy="{accuracy:.6f}"><b>{pct(accuracy)}</b>'
+            f'<span>one-shot accuracy on MNIST</span><small>Each of the 10,000 test digits against one random '
+            f'reference per class; the most likely <i>same</i> wins ({source}). Guessing would get 10%.</small></div>')
+
+
+def prepare(ref: Reference, les) -> None:
+    """Compute and keep this model's one-shot accuracy (when its checkpoint has none)."""
+    les.one_shot_accuracy()
+
+
+def render(cache: TeachCache, key: str, sketch, seed: int, own: dict | None):
+    """(result, accuracy, references, timer)."""
+    ref, status = cache.reference(key)
+    if ref is None:
+        note = status_html(status, cache.models, "one-shot classification")
+        return note, "", "", gr.Timer(active=status == "loading")
+    return cache.run(_render, cache, ref, sketch, seed, own)
+
+
+def _render(cache: TeachCache, ref: Reference, sketch, seed: int, own: dict | None):
+    les = cache.lessons(ref)
+    cache.warm(ref)
+    items, ref_emb = references(ref, int(seed or 0), own)
+    image = sketch_image(sketch)
+    query, message, kind = None, None, "hint"
+    if image is not None:
+        try:
+            query = ref.comparator.preprocess(image)
+        except BlankImageError:
+            message = EMPTY_HINT
+        except ImageError as e:
+            message, kind = str(e), "error"
+    if query is None:
+        result = result_html(None, None, items, message, kind)
+    else:
+        q = ref.comparator.embed(query[None])  # (1, D)
+        result = result_html(query, one_shot_ranking(ref.comparator, q, ref_emb, range(NUM_CLASSES)), items)
+    return result, accuracy_html(ref, les.one_shot_accuracy()), refs_html(items, int(seed or 0)), gr.Timer(active=False)
+
+
+def keep_drawing(cache: TeachCache, key: str, sketch, label, own: dict | None) -> dict:
+    """'Use as reference': the drawing, as the network sees it, becomes the reference of `label`."""
+    image = sketch_image(sketch)
+    if image is None:
+        raise gr.Error("Draw a digit first, then make it a reference.", title="Nothing drawn")
+    try:
+        x = cache.models.comparator(key).preprocess(image)
+    except ImageError as e:
+        raise gr.Error(str(e), title="Cannot use this drawing") from None
+    out = dict(own or {})
+    out[int(label)] = x
+    return out
+
+
+def build(cache: TeachCache, model_key: gr.State) -> OneShotTab:
+    with gr.Tab("One-shot", id="oneshot", elem_id="tab-oneshot") as tab:
+        gr.HTML(INTRO, head=teach_head())
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300, elem_classes="side"):
+                gr.HTML('<div class="side-title">Your digit</div>')
+                sketch = gr.Sketchpad(
+                    elem_id="sketch-oneshot", elem_classes="digit-pad", show_label=False,
+                    canvas_size=(CANVAS, CANVAS), layers=False, type="numpy", format="png",
+                    brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+                    eraser=gr.Eraser(default_size=16), buttons=[], height=CANVAS + 80,
+                )
+                clear = gr.Button("Clear", elem_id="oneshot-clear", size="sm", variant="secondary")
+                with gr.Group(elem_classes="os-own"):
+                    gr.HTML('<div class="os-own-title">Teach it your handwriting: make this drawing the '
+                            'reference of its class</div>')
+                    with gr.Row(equal_height=True):
+                        label = gr.Dropdown([str(c) for c in range(NUM_CLASSES)], value="0", min_width=90, scale=1,
+                                            show_label=False, container=False, elem_id="oneshot-label")
+                        use = gr.Button("Use as the reference", elem_id="oneshot-use", size="sm", scale=2)
+            with gr.Column(scale=3, min_width=360):
+                result = gr.HTML(result_html(None, None, []), elem_id="oneshot-result")
+                accuracy = gr.HTML("", elem_id="oneshot-accuracy")
+        refs = gr.HTML("", elem_id="oneshot-refs")
+        with gr.Row():
+            redraw = gr.Button("New random references", elem_id="oneshot-redraw", size="sm", scale=0,
+                               min_width=220)
+            mnist = gr.Button("Forget my references", elem_id="oneshot-mnist", size="sm", variant="secondary",
+                              scale=0, min_width=200)
+        seed, own = gr.State(0), gr.State({})
+        timer = gr.Timer(1.0, active=False)
+    t = OneShotTab(tab, sketch, clear, label, use, redraw, mnist, result, accuracy, refs, seed, own, timer)
+
+    inputs = [model_key, sketch, seed, own]
+    outputs = [result, accuracy, refs, timer]
+    again = dict(fn=lambda k, s, sd, o: render(cache, k, s, sd, o), inputs=inputs, outputs=outputs,
+                 show_progress="hidden", trigger_mode="always_last", api_visibility="private")
+    gr.on([tab.select, sketch.change, timer.tick], **again)
+    private = dict(api_visibility="private", show_progress="hidden")
+    clear.click(lambda: EMPTY_SKETCH, None, sketch, **private).then(**again)
+    redraw.click(lambda s: int(s or 0) + 1, seed, seed, **private).then(**again)
+    mnist.click(lambda: {}, None, own, **private).then(**again)
+    use.click(lambda k, s, lab, o: keep_drawing(cache, k, s, lab, o), [model_key, sketch, label, own], own,
+              **private).then(**again)
+    return t
