@@ -21,7 +21,7 @@ from .teach import DIGIT_COLOURS, TeachCache, digit_uri, status_html, teach_head
 from .views import PAIR_COLOUR, fmt
 
 METHODS = {"PCA (linear)": "pca", "t-SNE (non-linear)": "tsne"}
-W, H, PAD = 720, 560, 26  # the SVG's viewBox and the margin around the points
+W, H, H_MIN, PAD = 720, 560, 360, 26  # the SVG's viewBox (its height fits the map) and margin
 ATLAS_COLS = 40
 TILE = 84  # px: a tooltip digit (28 x 3)
 
@@ -139,16 +139,18 @@ def markers(ref: Reference, emap: EmbeddingMap, shown, k: int = 7) -> tuple[list
 
 
 def _frame(xy: np.ndarray):
-    """Map coordinates -> SVG coordinates, one scale for both axes (distances stay honest)."""
+    """(map coordinates -> SVG coordinates, the SVG's height). One scale for both axes, so
+    distances stay honest; a flat map (a weak model's PCA) gets a lower SVG, not empty space."""
     lo, hi = xy.min(0), xy.max(0)
     span = np.maximum(hi - lo, 1e-9)
-    s = min((W - 2 * PAD) / span[0], (H - 2 * PAD) / span[1])
-    off = np.array([W, H]) / 2 - (lo + hi) / 2 * s * np.array([1, -1])
+    height = float(np.clip((W - 2 * PAD) * span[1] / span[0] + 2 * PAD, H_MIN, H))
+    s = min((W - 2 * PAD) / span[0], (height - 2 * PAD) / span[1])
+    off = np.array([W, height]) / 2 - (lo + hi) / 2 * s * np.array([1, -1])
 
     def to_svg(p: np.ndarray) -> np.ndarray:
         p = np.atleast_2d(p)
         return np.stack([p[:, 0] * s + off[0], -p[:, 1] * s + off[1]], 1)  # y up on screen
-    return to_svg
+    return to_svg, height
 
 
 def atlas_uri(ref: Reference, emap: EmbeddingMap) -> str:
@@ -176,11 +178,11 @@ def _legend() -> str:
             f'(from Compare)</span></div>')
 
 
-def _marker_svg(m: Marker, at: np.ndarray) -> str:
+def _marker_svg(m: Marker, at: np.ndarray, height: float) -> str:
     x, y = float(at[0]), float(at[1])
     size = 46
     ix = x + 12 if x + 12 + size < W else x - 12 - size
-    iy = max(min(y - size - 6, H - size - 2), 2)
+    iy = max(min(y - size - 6, height - size - 2), 2)
     return (f'<g class="you" data-marker="{m.name}">'
             f'<rect x="{ix - 2:.1f}" y="{iy - 2:.1f}" width="{size + 4}" height="{size + 4}" rx="4" class="you-frame"/>'
             f'<image href="{digit_uri(m.image)}" x="{ix:.1f}" y="{iy:.1f}" width="{size}" height="{size}" '
@@ -192,7 +194,7 @@ def _marker_svg(m: Marker, at: np.ndarray) -> str:
 def map_html(ref: Reference, les: Lessons, emap: EmbeddingMap, marks: list[Marker], verdict: dict | None) -> str:
     """The map: points (cached per model and method), then this session's A and B on top."""
     extra = np.stack([m.xy for m in marks]) if marks else np.zeros((0, 2))
-    to_svg = _frame(np.concatenate([emap.xy, extra]) if marks else emap.xy)
+    to_svg, height = _frame(np.concatenate([emap.xy, extra]) if marks else emap.xy)
     if marks:  # the frame changes with the markers: the points move too
         points = _points_svg(emap, to_svg(emap.xy))
     else:
@@ -205,13 +207,13 @@ def map_html(ref: Reference, les: Lessons, emap: EmbeddingMap, marks: list[Marke
         mid = (pa + pb) / 2
         you = (f'<line x1="{pa[0]:.1f}" y1="{pa[1]:.1f}" x2="{pb[0]:.1f}" y2="{pb[1]:.1f}" class="you-link {colour}"/>'
                f'<text x="{mid[0]:.1f}" y="{mid[1] - 8:.1f}" class="you-dist {colour}">d = {fmt(verdict["distance"])}</text>'
-               + _marker_svg(marks[0], pa) + _marker_svg(marks[1], pb))
+               + _marker_svg(marks[0], pa, height) + _marker_svg(marks[1], pb, height))
     method = "PCA" if emap.method == "pca" else "t-SNE"
     return (f'<div class="emb-wrap" data-method="{emap.method}" data-n="{len(emap.labels)}" data-cols="{ATLAS_COLS}" '
             f'data-tile="{TILE}" data-atlas="{atlas}">{_legend()}'
-            f'<svg class="emb-svg" viewBox="0 0 {W} {H}" role="img" '
+            f'<svg class="emb-svg" viewBox="0 0 {W} {height:.0f}" role="img" '
             f'aria-label="{method} map of {len(emap.labels)} MNIST test digit descriptors">'
-            f'<rect x="0" y="0" width="{W}" height="{H}" class="emb-bg"/>'
+            f'<rect x="0" y="0" width="{W}" height="{height:.0f}" class="emb-bg"/>'
             f'<g class="pts">{points}</g>{you}</svg>'
             f'<div class="emb-tip" style="display:none"><div class="emb-tip-img" style="width:{TILE}px;height:{TILE}px">'
             f'</div><div class="emb-tip-txt"></div></div></div>')
