@@ -161,7 +161,8 @@ class RetrainHandlers:
         curves, view = Curves(), MapView()
         name = LOSS_NAMES.get(loss, loss)
         def report(done: bool = False):
-            # Before every yield: a yield without fresh progress hides Gradio's bar.
+            # Gradio hides the bar at every yield until fresh progress arrives: so report right
+            # after each yield (when Gradio asks for the next update) and between events.
             if done:
                 progress(1.0, desc="choosing the threshold on validation pairs")
             else:
@@ -169,21 +170,22 @@ class RetrainHandlers:
                 progress(min(t / seconds, 0.999), desc=f"{t:.0f} s of {seconds:.0f} s")
 
         try:
-            report()
             # The map restarts from None: a scatter plot shown empty does not take new points.
             yield (status_html(f"Training with the {name} loss, lr {cfg.lr:g}, for {seconds:.0f} s\u2026", "running"),
                    stats_html(None, seconds), gr.LinePlot(empty_curve("loss"), x_lim=[0, seconds]),
                    gr.LinePlot(empty_curve("accuracy"), x_lim=[0, seconds]), None, skip,
                    gr.Button(interactive=False), gr.Button(interactive=True))
+            report()
+            # One update per event (about a second apart): Gradio can cancel at each.
             for ev in run.updates():
-                report(ev is not None and ev.done)
-                if ev is None:  # a moment to be cancelled in, between events
-                    yield (skip,) * 8
+                if ev is None:
+                    report()
                     continue
                 curves.add(ev)
                 emb_map = view.frame(ev.embeddings, ev.labels) if ev.embeddings is not None else skip
                 yield (skip, stats_html(ev, seconds, not ev.done), curves.loss_frame(), curves.accuracy_frame(),
                        emb_map, skip, skip, skip)
+                report(ev.done)
         finally:
             if run.alive:  # cancelled (the page closed, or the API client's cancel): nothing to keep
                 run.abandon()

@@ -16,6 +16,7 @@ or when more than `cap` sessions hold one.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -302,6 +303,17 @@ class TrainingSlot:
 
 _MACHINE_SLOT: TrainingSlot | None = None
 _MACHINE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    """A run still going when the interpreter exits would be torn down mid-step (and C++
+    aborts the process): stop it and give it a moment."""
+    slot = _MACHINE_SLOT
+    run = slot.current if slot is not None else None
+    if run is not None:
+        run.abandon()
+        run.join(5)
 
 
 def machine_slot() -> TrainingSlot:
