@@ -120,6 +120,7 @@ def browser_times(rounds: int, data_dir) -> dict:
                 pg.goto(demo.local_url)
                 pg.wait_for_selector("#sketch-a canvas")
                 for tab, sel in tabs.items():
+                    pg.wait_for_timeout(1500)  # a learner reads a moment before the next tab
                     t = time.perf_counter()
                     pg.click(f"#tab-{tab}-button")
                     pg.wait_for_selector(sel, state="attached")

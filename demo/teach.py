@@ -14,8 +14,6 @@ Lessons kept for that Reference, and polls with a gr.Timer while the Reference i
 from __future__ import annotations
 
 import html
-import io
-import base64
 import logging
 import threading
 import weakref
@@ -23,9 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 import torch
-from PIL import Image
 
 from siamese.reference import Reference
 from siamese.teaching import Lessons
@@ -162,17 +158,6 @@ def status_html(status: str, models: Models, what: str) -> str:
 
 def pct(x: float, digits: int = 1) -> str:
     return f"{x * 100:.{digits}f}%"
-
-
-def digit_uri(image: np.ndarray) -> str:
-    """(28, 28) uint8 or float in [0, 1] -> PNG data URI (white digit on black, as the network
-    sees it)."""
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        a = np.clip(np.rint(a * 255), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def build_teaching_tabs(models: Models, model_key: gr.State, compare_tab, blocks: gr.Blocks) -> dict:

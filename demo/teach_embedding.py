@@ -7,7 +7,6 @@ tooltip shows the right tile of it. The last comparison's two digits (the Compar
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import gradio as gr
@@ -17,8 +16,8 @@ import torch
 from siamese.reference import Reference
 from siamese.teaching import EmbeddingMap, Lessons, map_features
 
-from .teach import DIGIT_COLOURS, TeachCache, digit_uri, status_html, teach_head
-from .views import PAIR_COLOUR, fmt
+from .teach import DIGIT_COLOURS, TeachCache, status_html, teach_head
+from .views import fmt, png_data_uri
 
 METHODS = {"PCA (linear)": "pca", "t-SNE (non-linear)": "tsne"}
 W, H, H_MIN, PAD = 720, 560, 360, 26  # the SVG's viewBox (its height fits the map) and margin
@@ -162,7 +161,7 @@ def atlas_uri(ref: Reference, emap: EmbeddingMap) -> str:
     for k, im in enumerate(imgs):
         r, c = divmod(k, ATLAS_COLS)
         sheet[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = im
-    return digit_uri(sheet)
+    return png_data_uri(sheet)
 
 
 def _points_svg(emap: EmbeddingMap, pos: np.ndarray) -> str:
@@ -178,14 +177,16 @@ def _legend() -> str:
             f'(from Compare)</span></div>')
 
 
-def _marker_svg(m: Marker, at: np.ndarray, height: float) -> str:
+def _marker_svg(m: Marker, at: np.ndarray, height: float, left: bool = False) -> str:
+    """The marker, and its digit beside it (on the left if asked, or if the right edge is near)."""
     x, y = float(at[0]), float(at[1])
     size = 46
-    ix = x + 12 if x + 12 + size < W else x - 12 - size
+    left = (left and x - 12 - size > 0) or x + 12 + size >= W
+    ix = x - 12 - size if left else x + 12
     iy = max(min(y - size - 6, height - size - 2), 2)
     return (f'<g class="you" data-marker="{m.name}">'
             f'<rect x="{ix - 2:.1f}" y="{iy - 2:.1f}" width="{size + 4}" height="{size + 4}" rx="4" class="you-frame"/>'
-            f'<image href="{digit_uri(m.image)}" x="{ix:.1f}" y="{iy:.1f}" width="{size}" height="{size}" '
+            f'<image href="{png_data_uri(m.image)}" x="{ix:.1f}" y="{iy:.1f}" width="{size}" height="{size}" '
             f'preserveAspectRatio="none" style="image-rendering:pixelated"/>'
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="11" class="you-dot"/>'
             f'<text x="{x:.1f}" y="{y + 4.5:.1f}" class="you-label">{m.name}</text></g>')
@@ -205,9 +206,13 @@ def map_html(ref: Reference, les: Lessons, emap: EmbeddingMap, marks: list[Marke
         pa, pb = to_svg(marks[0].xy)[0], to_svg(marks[1].xy)[0]
         colour = "same" if verdict and verdict["same"] else "diff"
         mid = (pa + pb) / 2
+        close = bool(np.hypot(*(pa - pb)) < 60)  # the two land together
+        ly = min(pa[1], pb[1]) - 18 if close else mid[1] - 8
         you = (f'<line x1="{pa[0]:.1f}" y1="{pa[1]:.1f}" x2="{pb[0]:.1f}" y2="{pb[1]:.1f}" class="you-link {colour}"/>'
-               f'<text x="{mid[0]:.1f}" y="{mid[1] - 8:.1f}" class="you-dist {colour}">d = {fmt(verdict["distance"])}</text>'
-               + _marker_svg(marks[0], pa, height) + _marker_svg(marks[1], pb, height))
+               + _marker_svg(marks[0], pa, height)
+               + _marker_svg(marks[1], pb, height, left=close)  # B's image on the other side then
+               + f'<text x="{mid[0]:.1f}" y="{max(ly, 14):.1f}" class="you-dist {colour}">'
+                 f'd = {fmt(verdict["distance"])}</text>')
     method = "PCA" if emap.method == "pca" else "t-SNE"
     return (f'<div class="emb-wrap" data-method="{emap.method}" data-n="{len(emap.labels)}" data-cols="{ATLAS_COLS}" '
             f'data-tile="{TILE}" data-atlas="{atlas}">{_legend()}'

@@ -12,7 +12,6 @@ import numpy as np
 from siamese.teaching import ToyLoss, toy_losses, toy_step
 
 from .teach import teach_head
-from .views import DIFF_COLOUR, SAME_COLOUR, fmt
 
 LOSSES = {"Cross-entropy (the blog's)": "bce", "Contrastive": "contrastive", "Triplet": "triplet"}
 LAYOUTS = {
@@ -162,10 +161,10 @@ def readout_html(t: ToyLoss, margin: float) -> str:
         parts = f"max(0, {t.d_ap:.2f} \u2212 {t.d_an:.2f} + {m}) = {max(v, 0):.3f}"
     else:
         pa, pn = t.terms["p_same_AP"], t.terms["p_same_AN"]
-        pull = (f"The head gives A, P a {pa * 100:.0f}% chance of same: \u2212log p = {t.terms['pull']:.3f} pulls them "
+        pull = (f"For A, P the head says p(same) = {pa * 100:.0f}%: \u2212log p = {t.terms['pull']:.3f} pulls them "
                 f"together, less as p nears 100%.")
-        push = (f"A, N get {pn * 100:.0f}%: \u2212log(1 \u2212 p) = {t.terms['push']:.3f} pushes them apart, less as p "
-                f"nears 0%, but never exactly 0.")
+        push = (f"For A, N it says {pn * 100:.0f}%: \u2212log(1 \u2212 p) = {t.terms['push']:.3f} pushes them apart, "
+                f"less as p nears 0%, but never exactly 0.")
         parts = (f"\u2212log {pa:.3f} \u2212 log(1 \u2212 {pn:.3f}); in the toy the head is "
                  f"p = \u03c3(m\u00b2 \u2212 d\u00b2), so the ring (d = m) is where p = \u00bd.")
     return (f'<div class="toy-readout" data-loss="{t.loss}"><div class="toy-loss"><b id="toy-loss-value">{t.value:.3f}</b>'

@@ -16,8 +16,8 @@ from siamese.teaching import NUM_CLASSES, class_references, one_shot_ranking
 
 from .compare_tab import BRUSH_RADIUS, CANVAS
 from .inputs import EMPTY_SKETCH, sketch_image
-from .teach import TeachCache, digit_uri, pct, status_html, teach_head
-from .views import fmt
+from .teach import TeachCache, pct, status_html, teach_head
+from .views import fmt, png_data_uri
 
 INTRO = """<div class="teach-intro"><h3>One-shot classification</h3>
 <p>The siamese network was never taught ten classes: it only answers <i>"same digit or not?"</i>.
@@ -67,7 +67,7 @@ def references(ref: Reference, seed: int, own: dict | None):
 def refs_html(items, seed: int) -> str:
     cells = "".join(
         f'<figure class="{"yours" if src == "yours" else "mnist"}" data-label="{c}">'
-        f'<img src="{digit_uri(img)}" alt="reference {c}"><figcaption><b>{c}</b>'
+        f'<img src="{png_data_uri(img)}" alt="reference {c}"><figcaption><b>{c}</b>'
         f'<span>{"yours" if src == "yours" else f"test #{src}"}</span></figcaption></figure>'
         for c, img, src in items)
     n_own = sum(src == "yours" for _, _, src in items)
@@ -96,12 +96,12 @@ def result_html(query: np.ndarray | None, ranked, items, message: str | None = N
     for i, r in enumerate(ranked):
         rows.append(
             f'<div class="os-row{" top" if i == 0 else ""}" data-label="{r.label}" data-p="{r.same_probability:.6f}">'
-            f'<img src="{digit_uri(thumbs[r.label])}" alt="reference {r.label}"><span class="os-label">{r.label}</span>'
+            f'<img src="{png_data_uri(thumbs[r.label])}" alt="reference {r.label}"><span class="os-label">{r.label}</span>'
             f'<div class="os-bar"><i style="width:{max(r.same_probability * 100, 0.4):.1f}%"></i></div>'
             f'<span class="os-p">{prob(r.same_probability)}</span>'
             f'<span class="os-d">d {fmt(r.distance)}</span></div>')
     return (f'<div class="os-result" data-top="{top.label}">'
-            f'<div class="os-head"><img class="os-query" src="{digit_uri(query)}" alt="your digit as the network sees it">'
+            f'<div class="os-head"><img class="os-query" src="{png_data_uri(query)}" alt="your digit as the network sees it">'
             f'<div><div class="os-guess">{guess}</div><div class="muted">chance of <i>same</i> with each reference, '
             f'most likely first; runner-up {second.label} at {prob(second.same_probability)}</div></div></div>'
             f'<div class="os-bars">{"".join(rows)}</div></div>')

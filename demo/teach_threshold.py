@@ -13,8 +13,8 @@ from siamese.reference import Reference
 from siamese.teaching import Lessons, PairExample, RocCurve
 
 from . import views
-from .teach import TeachCache, digit_uri, pct, status_html, teach_head
-from .views import DIFF_COLOUR, PAIR_COLOUR, SAME_COLOUR, fmt
+from .teach import TeachCache, pct, status_html, teach_head
+from .views import fmt, png_data_uri
 
 N_WORST = 8
 INTRO = """<div class="teach-intro"><h3>Threshold and errors</h3>
@@ -159,8 +159,8 @@ def _pair_card(ref: Reference, p: PairExample, threshold: float) -> str:
     badge = f'<span class="mk-badge {"wrong" if wrong else "right"}">{verdict} {mark}</span>'
     a, b = ref.images[p.a].numpy(), ref.images[p.b].numpy()
     return (f'<figure class="mk-card {"wrong" if wrong else "right"}" data-wrong="{int(wrong)}">'
-            f'<div class="mk-imgs"><img src="{digit_uri(a)}" alt="test digit {p.label_a}">'
-            f'<img src="{digit_uri(b)}" alt="test digit {p.label_b}"></div>'
+            f'<div class="mk-imgs"><img src="{png_data_uri(a)}" alt="test digit {p.label_a}">'
+            f'<img src="{png_data_uri(b)}" alt="test digit {p.label_b}"></div>'
             f'<figcaption><span class="mk-labels">{p.label_a} and {p.label_b}</span>'
             f'<span class="mk-d">d = {fmt(p.distance)}</span>{badge}</figcaption></figure>')
 
