@@ -1,0 +1,144 @@
+"""Retraining on a served page, measured through gradio_client on loopback:
+
+    .venv/bin/python -m demo.measure_retrain                 # 30 s retrain, 150 compares idle and during
+    .venv/bin/python -m demo.measure_retrain --seconds 10 --json
+
+1. /compare latency (p50, p95) with nothing else running: sequential calls from one client;
+2. the same while a from-scratch retrain (blog loss, default lr) runs through /retrain_api;
+3. that retrain's curve (training seconds, probe test pair accuracy), its final probe accuracy,
+   steps and pairs/s, and the returned checkpoint's accuracy on all 20,000 fixed test pairs;
+4. cancel latency: a second run cancelled after its first update, to the moment the machine
+   takes the next run (its first update).
+
+Starts `python app.py` on a free loopback port and stops it afterwards. Numbers depend on what
+else the machine does: note the load average printed with them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .examples import example_pairs
+from .measure import ROOT, free_port, wait_for_page
+
+
+def _percentiles(times: list[float]) -> dict:
+    ms = np.array(times) * 1000
+    return {"calls": len(times), "p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "p95_ms": round(float(np.percentile(ms, 95)), 1), "max_ms": round(float(ms.max()), 1)}
+
+
+def _compare_loop(client, pairs, stop: threading.Event, calls: int, gap: float) -> list[float]:
+    times = []
+    for i in range(calls):
+        if stop.is_set():
+            break
+        t = time.perf_counter()
+        client.predict(*pairs[i % 2], api_name="/compare")
+        times.append(time.perf_counter() - t)
+        time.sleep(gap)
+    return times
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m demo.measure_retrain", description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=30.0, help="length of the measured retrain (default 30)")
+    p.add_argument("--calls", type=int, default=150, help="/compare calls idle (and at most during the run)")
+    p.add_argument("--gap", type=float, default=0.1, help="pause between /compare calls, seconds")
+    p.add_argument("--data-dir", default=None, help="MNIST root for the final 20,000-pair evaluation")
+    p.add_argument("--timeout", type=float, default=120, help="seconds allowed for start-up")
+    p.add_argument("--json", action="store_true", help="print one JSON object only")
+    args = p.parse_args(argv)
+
+    from gradio_client import Client, handle_file
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               GRADIO_ANALYTICS_ENABLED="False")
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "app.py", "--no-download"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    out: dict = {"cpus": os.cpu_count(), "retrain_seconds": args.seconds}
+    try:
+        wait_for_page(url, proc, time.perf_counter() + args.timeout)
+        client, trainer = Client(url, verbose=False), Client(url, verbose=False)
+        pairs = [[handle_file(f) for f in pair] for pair in example_pairs()[:2]]
+        for i in range(5):
+            client.predict(*pairs[i % 2], api_name="/compare")
+        time.sleep(3)  # let the start-up reference build finish
+        out["load_average_idle"] = round(os.getloadavg()[0], 2)
+        out["compare_idle"] = _percentiles(_compare_loop(client, pairs, threading.Event(), args.calls, args.gap))
+
+        job = trainer.submit(loss="bce", seconds=args.seconds, lr=2e-3, init="scratch", api_name="/retrain_api")
+        while not job.outputs():  # the run has started
+            time.sleep(0.05)
+        stop = threading.Event()
+        box: dict = {}
+        worker = threading.Thread(target=lambda: box.update(
+            times=_compare_loop(client, pairs, stop, 100_000, args.gap)), daemon=True)
+        worker.start()
+        final, path = job.result()
+        stop.set()
+        worker.join(30)
+        out["load_average_training"] = round(os.getloadavg()[0], 2)
+        out["compare_during_training"] = _percentiles(box["times"])
+        updates = [u[0] for u in job.outputs()]
+        out["retrain"] = {
+            "steps": final["step"], "epochs": final["epoch"], "elapsed_s": final["elapsed_s"],
+            "pairs_per_s": round(2 * 256 * final["step"] / max(final["elapsed_s"], 1e-9)),
+            "probe_test_pair_accuracy": final["test_pair_accuracy"],
+            "val_pair_accuracy": final["val_pair_accuracy"],
+            "curve": [(u["elapsed_s"], u["test_pair_accuracy"]) for u in updates],
+        }
+        out["retrain"]["fixed_test_pairs_accuracy"] = _full_accuracy(path, args.data_dir)
+
+        # cancel: the time from cancelling a run to the next run's first update
+        job = trainer.submit(loss="bce", seconds=60, api_name="/retrain_api")
+        while not job.outputs():
+            time.sleep(0.05)
+        t0 = time.perf_counter()
+        job.cancel()
+        nxt = client.submit(loss="bce", seconds=2, api_name="/retrain_api")
+        while not nxt.outputs():
+            time.sleep(0.02)
+        out["cancel_to_next_run_first_update_s"] = round(time.perf_counter() - t0, 2)
+        nxt.result()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        Path(log.name).unlink(missing_ok=True)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k:>34}: {v}")
+    return 0
+
+
+def _full_accuracy(path: str, data_dir) -> float | None:
+    """The checkpoint's pair accuracy on the 20,000 fixed MNIST test pairs (its own threshold)."""
+    try:
+        from siamese.checkpoint import load_checkpoint
+        from siamese.data import load_mnist
+        from siamese.evaluate import evaluate
+
+        model, ckpt = load_checkpoint(path)
+        return round(evaluate(model, load_mnist(data_dir, "cpu", download=False), knn=False,
+                              threshold=ckpt["threshold"])["pair_accuracy"], 4)
+    except Exception as e:  # noqa: BLE001 - a measurement, not a test
+        print(f"could not evaluate {path}: {e}", file=sys.stderr)
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
