@@ -195,6 +195,11 @@ class RetrainHandlers:
                    skip, skip, skip, skip, gr.Button(interactive=True), gr.Button(interactive=False))
             return
         stopped = run.stopped_by == "user"
+        if run.last is None or run.last.step == 0:  # stopped before the first step
+            yield (status_html("Stopped before the first training step: nothing to keep.", "info"),
+                   stats_html(run.last, seconds, False), skip, skip, skip, skip,
+                   gr.Button(interactive=True), gr.Button(interactive=False))
+            return
         s = summary(cfg.to_dict(), run.last, run.result, init, stopped)
         entry = self.sessions.register(owner, run.checkpoint, s)
         acc = "" if s["probe_test_pair_accuracy"] is None else f", probe accuracy {s['probe_test_pair_accuracy'] * 100:.1f}%"

@@ -256,3 +256,14 @@ def test_api_streams_dicts_and_ends_with_a_checkpoint_file(h, monkeypatch):
     assert ckpt["model_config"]["metric"] == "euclidean"
     with pytest.raises(gr.Error, match="init"):
         list(h.api("bce", 3, 1e-3, "yesterday", request=req("script")))
+
+
+@pytest.mark.integration
+def test_stop_before_the_first_step_keeps_nothing(h):
+    def stop_at_once(out, outs):
+        if len(outs) == 1:
+            h.stop(request=req("alice"))
+
+    outs = train(h, length="long", on_update=stop_at_once)
+    assert "nothing to keep" in outs[-1][0]
+    assert h.sessions.get("alice") is None and h.slot.current is None
