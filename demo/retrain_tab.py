@@ -160,6 +160,7 @@ class RetrainHandlers:
             raise
         curves, view = Curves(), MapView()
         name = LOSS_NAMES.get(loss, loss)
+
         def report(done: bool = False):
             # Gradio hides the bar at every yield until fresh progress arrives: so report right
             # after each yield (when Gradio asks for the next update) and between events.

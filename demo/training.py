@@ -142,8 +142,9 @@ class Run:
         if not self._stop.is_set():
             self.stopped_by = why
         self._stop.set()
-        if self._trainer is not None:
-            self._trainer.stop()
+        trainer = self._trainer  # read once: the training thread drops it when it ends
+        if trainer is not None:
+            trainer.stop()
 
     def abandon(self) -> None:
         """Stop and skip the final threshold and checkpoint: nobody will use them."""
@@ -169,9 +170,9 @@ class Run:
 
     # -- reading ----------------------------------------------------------------------------
     def updates(self, poll: float = 0.5):
-        """Yield each TrainEvent as it comes, and None every `poll` seconds while waiting (so a
-        generator built on this can be cancelled between yields). Ends after the last event.
-        Reading is what keeps the run alive: see `orphan_after`."""
+        """Yield each TrainEvent as it comes, and None every `poll` seconds while waiting (time
+        to move a progress bar). Ends after the last event. Reading is what keeps the run
+        alive: see `orphan_after`."""
         while True:
             self._seen = time.monotonic()
             try:
