@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 DEFAULT_DATA_DIR = "data"
+ARCHIVES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
 class DataUnavailableError(RuntimeError):
@@ -60,6 +62,9 @@ def load_mnist(
     from torchvision.datasets import MNIST as TorchMNIST  # torchvision is only needed here
 
     root = resolve_data_dir(data_dir)
+    # With the four archives on disk, torchvision's "download" only verifies and extracts them
+    # (no network), so extraction is allowed even when downloading is not.
+    download = download or all((root / "MNIST" / "raw" / f).exists() for f in ARCHIVES)
     try:
         tr = TorchMNIST(str(root), train=True, download=download)
         te = TorchMNIST(str(root), train=False, download=download)

@@ -69,3 +69,17 @@ def test_retrained_model_becomes_an_independent_comparator(mnist):
             p.add_(0.1)
     assert torch.equal(cmp.embed(x), before)  # ...the comparator does not
     assert cmp.threshold == ckpt["threshold"] and ckpt["train_config"]["max_steps"] == 30
+
+
+def test_archives_alone_load_without_download(data_root, tmp_path):
+    """A fresh machine (or CI) has only the four .gz archives: no download needed, none done."""
+    import shutil
+
+    from siamese.data import ARCHIVES, load_mnist
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in ARCHIVES:
+        shutil.copyfile(data_root / "MNIST" / "raw" / f, raw / f)
+    data = load_mnist(tmp_path, download=False)
+    assert len(data.full_train) == 60000 and len(data.test) == 10000
