@@ -20,5 +20,5 @@ MAX_UPLOAD_MB = _env_int("SIAMESE_MAX_UPLOAD_MB", 20)
 QUEUE_SIZE = _env_int("SIAMESE_QUEUE_SIZE", 256)
 # Compare requests served at once (model calls are a few ms; more threads only contend).
 CONCURRENCY = _env_int("SIAMESE_CONCURRENCY", 4)
-# The longest training run a client may ask for, in seconds.
-MAX_TRAIN_SECONDS = _env_int("SIAMESE_MAX_TRAIN_SECONDS", 300)
+# The longest training run ($SIAMESE_MAX_TRAIN_SECONDS) is read at each run by
+# demo.training.max_train_seconds, so it can change without a restart.
