@@ -5,8 +5,10 @@ gathered by index on the device, so no Dataset or DataLoader sits in the trainin
 """
 from __future__ import annotations
 
+import fcntl
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,23 @@ class MNIST:
     full_train: Split  # all 60,000 training images: the gallery for nearest neighbours
 
 
+@contextmanager
+def _extraction_lock(root: Path):
+    """Serialise torchvision's extract-then-read: two loaders at once (the page's reference
+    thread and a retrain, or two processes) would otherwise read half-written files.
+    flock on a file of our own works across threads and processes alike."""
+    if not root.exists() and not root.parent.exists():
+        yield  # nothing can be extracted there; torchvision will say it is not found
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".siamese-mnist.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def load_mnist(
     data_dir=None, device="cpu", val_size: int = 5000, seed: int = 0, download: bool = True
 ) -> MNIST:
@@ -66,9 +85,10 @@ def load_mnist(
     # (no network), so extraction is allowed even when downloading is not.
     download = download or all((root / "MNIST" / "raw" / f).exists() for f in ARCHIVES)
     try:
-        tr = TorchMNIST(str(root), train=True, download=download)
-        te = TorchMNIST(str(root), train=False, download=download)
-    except (RuntimeError, OSError) as e:  # torchvision raises RuntimeError for "not found"
+        with _extraction_lock(root):
+            tr = TorchMNIST(str(root), train=True, download=download)
+            te = TorchMNIST(str(root), train=False, download=download)
+    except (RuntimeError, OSError, ValueError) as e:  # RuntimeError: "not found"; others: bad files
         raise DataUnavailableError(f"MNIST is not available under {root}: {e}") from e
     full = Split(tr.data.contiguous(), tr.targets.long())
     test = Split(te.data.contiguous(), te.targets.long())

@@ -83,3 +83,19 @@ def test_archives_alone_load_without_download(data_root, tmp_path):
         shutil.copyfile(data_root / "MNIST" / "raw" / f, raw / f)
     data = load_mnist(tmp_path, download=False)
     assert len(data.full_train) == 60000 and len(data.test) == 10000
+
+
+def test_concurrent_first_loads_do_not_read_half_extracted_files(data_root, tmp_path):
+    """The page's reference thread and a retrain may both be first to load MNIST."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    from siamese.data import ARCHIVES, load_mnist
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in ARCHIVES:
+        shutil.copyfile(data_root / "MNIST" / "raw" / f, raw / f)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: load_mnist(tmp_path, download=False), range(3)))
+    assert all(len(r.test) == 10000 for r in results)
