@@ -50,6 +50,18 @@ def wait_for_page(url: str, proc: subprocess.Popen, deadline: float) -> None:
     raise SystemExit("the page was not served in time")
 
 
+def launch_app(*args: str, env: dict | None = None):
+    """Start `python app.py --no-download ARGS` on a free loopback port, its output in a temp
+    log file. Returns (proc, url, log path); the caller waits (wait_for_page) and terminates."""
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               GRADIO_ANALYTICS_ENABLED="False", **(env or {}))
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "app.py", "--no-download", *args], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}/", Path(log.name)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m demo.measure", description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=100, help="timed /compare calls (default 100)")
@@ -60,14 +72,8 @@ def main(argv=None) -> int:
 
     from gradio_client import Client, handle_file
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False")
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
     t0, wall0 = time.perf_counter(), time.time()
-    proc = subprocess.Popen([sys.executable, "app.py", "--no-download"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc, url, log = launch_app()
     out: dict = {"load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
     try:
         wait_for_page(url, proc, t0 + args.timeout)
@@ -77,7 +83,7 @@ def main(argv=None) -> int:
         client.predict(*pairs[0], api_name="/compare")
         out["startup_first_compare_s"] = round(time.perf_counter() - t0, 2)
         while time.perf_counter() < t0 + args.timeout:  # the log line's own timestamp
-            m = re.search(r"^(\S+ \S+) demo.models: reference for shipped ready", Path(log.name).read_text(), re.M)
+            m = re.search(r"^(\S+ \S+) demo.models: reference for shipped ready", log.read_text(), re.M)
             if m:
                 stamp = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
                 out["startup_reference_ready_s"] = round(stamp - wall0, 2)
@@ -98,7 +104,7 @@ def main(argv=None) -> int:
     finally:
         proc.terminate()
         proc.wait(10)
-        Path(log.name).unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
     if args.json:
         print(json.dumps(out))
     else:

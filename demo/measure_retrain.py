@@ -18,17 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
 from .examples import example_pairs
-from .measure import ROOT, free_port, wait_for_page
+from .measure import launch_app, wait_for_page
 
 
 def _percentiles(times: list[float]) -> dict:
@@ -61,13 +58,7 @@ def main(argv=None) -> int:
 
     from gradio_client import Client, handle_file
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False")
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "app.py", "--no-download"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc, url, log = launch_app()
     out: dict = {"cpus": os.cpu_count(), "retrain_seconds": args.seconds}
     try:
         wait_for_page(url, proc, time.perf_counter() + args.timeout)
@@ -116,7 +107,7 @@ def main(argv=None) -> int:
     finally:
         proc.terminate()
         proc.wait(10)
-        Path(log.name).unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
     if args.json:
         print(json.dumps(out))
     else:

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -46,12 +43,6 @@ def digit_files(folder: Path) -> list[Path]:
     return paths
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rss_mb(pid: int) -> float | None:
     try:
         import psutil
@@ -63,21 +54,13 @@ def rss_mb(pid: int) -> float | None:
 
 
 def start_server(timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        try:
-            urllib.request.urlopen(url, timeout=1).read(100)
-            return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"server did not start within {timeout} s")
+    """`python app.py` on a free loopback port (demo.measure.launch_app), once its page is up."""
+    sys.path.insert(0, str(ROOT))
+    from demo.measure import launch_app, wait_for_page
+
+    proc, url, _ = launch_app()
+    wait_for_page(url, proc, time.perf_counter() + timeout)
+    return proc, url
 
 
 def main(argv=None) -> int:
