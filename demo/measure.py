@@ -50,6 +50,16 @@ def wait_for_page(url: str, proc: subprocess.Popen, deadline: float) -> None:
     raise SystemExit("the page was not served in time")
 
 
+def print_report(out: dict, as_json: bool) -> None:
+    """One JSON object, or one aligned `name: value` line per measure."""
+    if as_json:
+        print(json.dumps(out))
+        return
+    width = max(map(len, out), default=0)
+    for k, v in out.items():
+        print(f"{k:>{width}}: {v}")
+
+
 def launch_app(*args: str, env: dict | None = None):
     """Start `python app.py --no-download ARGS` on a free loopback port, its output in a temp
     log file. Returns (proc, url, log path); the caller waits (wait_for_page) and terminates."""
@@ -105,11 +115,7 @@ def main(argv=None) -> int:
         proc.terminate()
         proc.wait(10)
         log.unlink(missing_ok=True)
-    if args.json:
-        print(json.dumps(out))
-    else:
-        for k, v in out.items():
-            print(f"{k:>24}: {v}")
+    print_report(out, args.json)
     return 0
 
 

@@ -16,7 +16,6 @@ else the machine does: note the load average printed with them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -25,7 +24,7 @@ import time
 import numpy as np
 
 from .examples import example_pairs
-from .measure import launch_app, wait_for_page
+from .measure import launch_app, print_report, wait_for_page
 
 
 def _percentiles(times: list[float]) -> dict:
@@ -108,11 +107,7 @@ def main(argv=None) -> int:
         proc.terminate()
         proc.wait(10)
         log.unlink(missing_ok=True)
-    if args.json:
-        print(json.dumps(out))
-    else:
-        for k, v in out.items():
-            print(f"{k:>34}: {v}")
+    print_report(out, args.json)
     return 0
 
 
