@@ -6,7 +6,6 @@ import threading
 from types import SimpleNamespace
 
 import gradio as gr
-import numpy as np
 import pytest
 import torch
 
