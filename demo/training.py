@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,7 @@ def _lower_priority(nice: int) -> None:
 
 
 _END = object()
+_RUNS: "weakref.WeakSet[Run]" = weakref.WeakSet()  # every run, for the exit handler
 
 
 class Run:
@@ -134,6 +136,7 @@ class Run:
 
     # -- control (any thread) ----------------------------------------------------------------
     def start(self) -> "Run":
+        _RUNS.add(self)
         self._thread.start()
         return self
 
@@ -152,7 +155,13 @@ class Run:
         self.stop("abandoned")
 
     def join(self, timeout: float | None = None) -> bool:
-        return self.finished.wait(timeout)
+        """Wait until the run has ended and its thread is gone; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.finished.wait(timeout):
+            return False
+        if self._thread.ident is not None:
+            self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
 
     @property
     def alive(self) -> bool:
@@ -308,12 +317,11 @@ _MACHINE_LOCK = threading.Lock()
 
 @atexit.register
 def _stop_at_exit() -> None:
-    """A run still going when the interpreter exits would be torn down mid-step (and C++
-    aborts the process): stop it and give it a moment."""
-    slot = _MACHINE_SLOT
-    run = slot.current if slot is not None else None
-    if run is not None:
-        run.abandon()
+    """A training thread still going, or still tearing down its torch state, when the
+    interpreter exits makes C++ abort the process (exit status 134): stop and join them all."""
+    for run in list(_RUNS):
+        if run.alive:
+            run.abandon()
         run.join(5)
 
 
