@@ -11,7 +11,7 @@ import torch
 
 from demo.models import SHIPPED, Models
 from demo.training import (DEFAULT_MAX_SECONDS, MAX_SECONDS_ENV, Busy, Cancelled, SessionModels, TrainingSlot,
-                           checkpoint_name, max_train_seconds, plan_run)
+                           checkpoint_name, cpu_count, max_train_seconds, plan_run)
 from siamese.checkpoint import load_checkpoint
 from siamese.config import TrainConfig
 
@@ -63,6 +63,22 @@ def test_plan_clamps_what_a_client_asks(monkeypatch):
     for bad in [("hinge", 5, 1e-3), ("bce", 0, 1e-3), ("bce", 5, -1), ("bce", float("nan"), 1e-3)]:
         with pytest.raises(ValueError):
             plan_run(*bad)
+
+
+def test_a_run_uses_every_core_whatever_another_thread_set(slot, mnist):
+    """torch.set_num_threads(1) in some worker thread also becomes the default of threads
+    started later; the page's runs ask for every core explicitly."""
+    import torch
+
+    t = threading.Thread(target=torch.set_num_threads, args=(1,))
+    t.start()
+    t.join()
+    try:
+        run = slot.start(plan_run("bce", 1, 2e-3), mnist, owner="alice")
+        drain(run)
+        assert run.threads == cpu_count() and run.cfg.threads == cpu_count()
+    finally:
+        torch.set_num_threads(cpu_count())  # the default for threads started after this test
 
 
 def test_checkpoint_names_are_safe():
