@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from .examples import example_pairs
-from .measure import launch_app, print_report, wait_for_page
+from .measure import launch_app, loopback_client, print_report, wait_for_page
 
 
 def _percentiles(times: list[float]) -> dict:
@@ -56,13 +56,13 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object only")
     args = p.parse_args(argv)
 
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     proc, url, log = launch_app()
     out: dict = {"cpus": os.cpu_count(), "retrain_seconds": args.seconds}
     try:
         wait_for_page(url, proc, time.perf_counter() + args.timeout)
-        client, trainer = Client(url, verbose=False), Client(url, verbose=False)
+        client, trainer = loopback_client(url), loopback_client(url)
         pairs = [[handle_file(f) for f in pair] for pair in example_pairs()[:2]]
         for i in range(5):
             client.predict(*pairs[i % 2], api_name="/compare")
