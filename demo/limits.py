@@ -18,7 +18,13 @@ def _env_int(name: str, default: int, lo: int = 1) -> int:
 MAX_UPLOAD_MB = _env_int("SIAMESE_MAX_UPLOAD_MB", 20)
 # Requests waiting in the queue; one more gets "queue full" instead of waiting forever.
 QUEUE_SIZE = _env_int("SIAMESE_QUEUE_SIZE", 256)
-# Compare requests served at once (model calls are a few ms; more threads only contend).
-CONCURRENCY = _env_int("SIAMESE_CONCURRENCY", 4)
+# Requests of each page event served at once. The model call is a few ms and Gradio's own work
+# per request runs under the GIL, so this is about overlapping waits, not cores: 32 clients with
+# a retrain running (scripts/load.py) gave p95 0.82 s at 4, 0.70 s at 8, 0.71 s at 16.
+CONCURRENCY = _env_int("SIAMESE_CONCURRENCY", 8)
+# Files Gradio keeps for the page (uploads, drawings, result images) are deleted this many
+# seconds after they were made, checked every quarter of that: a public page receives files all
+# day, and its disk must not fill. The example digits are kept.
+CACHE_SECONDS = _env_int("SIAMESE_CACHE_SECONDS", 7200)
 # The longest training run ($SIAMESE_MAX_TRAIN_SECONDS) is read at each run by
 # demo.training.max_train_seconds, so it can change without a restart.

@@ -2,6 +2,7 @@
 the server keeps answering; the upload cap comes from SIAMESE_MAX_UPLOAD_MB."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -36,10 +37,12 @@ def test_hostile_files_through_compare(client, tmp_path, name):  # noqa: F811
     assert compare(client, *example_pairs()[1])["same"] is False  # still answering
 
 
-def test_upload_cap_is_set_by_environment(tmp_path):
+@contextlib.contextmanager
+def app_with_env(**env: str):
+    """`python app.py` on a free loopback port with extra environment; yields its URL."""
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False", SIAMESE_MAX_UPLOAD_MB="1")
+               GRADIO_ANALYTICS_ENABLED="False", **env)
     proc = subprocess.Popen([sys.executable, "app.py", "--no-download"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -52,19 +55,51 @@ def test_upload_cap_is_set_by_environment(tmp_path):
             except OSError:
                 assert proc.poll() is None and time.perf_counter() - t0 < 60
                 time.sleep(0.2)
-        from gradio_client import Client
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
-        big = tmp_path / "big.png"
-        # a valid PNG of ~2 MB (noise does not compress)
-        import numpy as np
-        from PIL import Image
 
-        Image.fromarray(np.random.default_rng(0).integers(0, 256, (1200, 1200), np.uint8)).save(big)
-        assert big.stat().st_size > 1_000_000
+def test_upload_cap_is_set_by_environment(tmp_path):
+    import numpy as np
+    from gradio_client import Client
+    from PIL import Image
+
+    big = tmp_path / "big.png"
+    # a valid PNG of ~2 MB (noise does not compress)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (1200, 1200), np.uint8)).save(big)
+    assert big.stat().st_size > 1_000_000
+    with app_with_env(SIAMESE_MAX_UPLOAD_MB="1") as url:
         c = Client(url, verbose=False)
         with pytest.raises(Exception, match="(?i)size|large|413"):
             compare(c, example_pairs()[0][0], big)
         assert compare(c, *example_pairs()[1])["same"] is False
-    finally:
-        proc.terminate()
-        proc.wait(15)
+
+
+def test_uploads_are_deleted_after_the_cache_age(tmp_path):
+    """SIAMESE_CACHE_SECONDS: uploaded files leave the server's disk once that old, and the page
+    keeps answering (the disk of a public page must not fill up)."""
+    from gradio_client import Client
+
+    from PIL import Image, PngImagePlugin
+
+    # The example digits with a text chunk added: a user's own files (the examples' own cached
+    # copies, which share their bytes and so their cache paths, are kept on purpose).
+    mine = []
+    for i, example in enumerate(example_pairs()[1]):
+        info = PngImagePlugin.PngInfo()
+        info.add_text("comment", "drawn by a test")
+        Image.open(example).save(tmp_path / f"mine_{i}.png", pnginfo=info)
+        mine.append(tmp_path / f"mine_{i}.png")
+    cache = tmp_path / "gradio-cache"
+    with app_with_env(SIAMESE_CACHE_SECONDS="2", GRADIO_TEMP_DIR=str(cache)) as url:
+        c = Client(url, verbose=False)
+        assert compare(c, *mine)["same"] is False
+        uploads = [p for p in cache.rglob("mine_*.png") if p.is_file()]
+        assert len(uploads) == 2, "the two uploads should be in the cache"
+        deadline = time.monotonic() + 15
+        while any(p.exists() for p in uploads):
+            assert time.monotonic() < deadline, [str(p) for p in uploads if p.exists()]
+            time.sleep(0.25)
+        assert compare(c, *example_pairs()[0])["same"] is True
