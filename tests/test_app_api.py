@@ -1,28 +1,18 @@
 """The /compare API through gradio_client against a launched server, and `python app.py`."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
+import contextlib
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from demo.examples import example_pairs
+from demo.measure import free_port, launch_app, wait_for_page
 
 from .test_demo_handlers import bad_files
 
 pytestmark = pytest.mark.app
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -92,32 +82,29 @@ def test_one_side_missing(client):
     assert compare(client, *example_pairs()[0])["same"] is True
 
 
-def test_app_py_honours_gradio_env_and_serves_fast(tmp_path):
-    """`python app.py` with GRADIO_SERVER_NAME / GRADIO_SERVER_PORT: the page and /compare are
-    there within a generous bound (the real figure is in demo/measure.py's report)."""
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False")
-    log = (tmp_path / "app.log").open("w")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py", "--no-download"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+@contextlib.contextmanager
+def app_with_env(**env: str):
+    """`python app.py` (demo.measure.launch_app: a free loopback port through GRADIO_SERVER_NAME
+    / GRADIO_SERVER_PORT) with extra environment; yields its URL once the page is served."""
+    proc, url, log = launch_app(env=env)
     try:
-        url = f"http://127.0.0.1:{port}/"
-        while True:
-            assert proc.poll() is None, (tmp_path / "app.log").read_text()
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200 and b"Siamese Digits" in r.read():
-                        break
-            except OSError:
-                pass
-            assert time.perf_counter() - t0 < 60, "page not served within 60 s"
-            time.sleep(0.1)
-        from gradio_client import Client
-
-        r = compare(Client(url, verbose=False), *example_pairs()[1])
-        assert r["same"] is False
+        try:
+            wait_for_page(url, proc, time.perf_counter() + 60)
+        except SystemExit as e:
+            pytest.fail(f"{e}: {log.read_text()[-2000:]}")
+        yield url
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(15)
+        log.unlink(missing_ok=True)
+
+
+def test_app_py_honours_gradio_env_and_serves_fast():
+    """`python app.py` with GRADIO_SERVER_NAME / GRADIO_SERVER_PORT: the page and /compare are
+    there within a generous bound (the real figure is in demo/measure.py's report)."""
+    from gradio_client import Client
+
+    with app_with_env() as url:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            assert b"Siamese Digits" in r.read()
+        assert compare(Client(url, verbose=False), *example_pairs()[1])["same"] is False

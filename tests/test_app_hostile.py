@@ -2,18 +2,13 @@
 the server keeps answering; the upload cap comes from SIAMESE_MAX_UPLOAD_MB."""
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
 from demo.examples import example_pairs
 
-from .test_app_api import ROOT, client, compare, free_port, server  # noqa: F401 (fixtures)
+from .test_app_api import app_with_env, client, compare, server  # noqa: F401 (fixtures)
 from .test_hostile_inputs import EXPECT_OK, corpus
 
 pytestmark = pytest.mark.app
@@ -35,30 +30,6 @@ def test_hostile_files_through_compare(client, tmp_path, name):  # noqa: F811
         msg = str(e.value)
         assert "image_b" in msg and "Traceback" not in msg and "/tmp/" not in msg
     assert compare(client, *example_pairs()[1])["same"] is False  # still answering
-
-
-@contextlib.contextmanager
-def app_with_env(**env: str):
-    """`python app.py` on a free loopback port with extra environment; yields its URL."""
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False", **env)
-    proc = subprocess.Popen([sys.executable, "app.py", "--no-download"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        t0 = time.perf_counter()
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read(100)
-                break
-            except OSError:
-                assert proc.poll() is None and time.perf_counter() - t0 < 60
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(15)
 
 
 def test_upload_cap_is_set_by_environment(tmp_path):
