@@ -11,6 +11,7 @@ Bounded: one server process, at most --calls calls, --timeout seconds for start-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -70,16 +71,28 @@ def print_report(out: dict, as_json: bool) -> None:
         print(f"{k:>{width}}: {v}")
 
 
-def launch_app(*args: str, env: dict | None = None):
-    """Start `python app.py --no-download ARGS` on a free loopback port, its output in a temp
-    log file. Returns (proc, url, log path); the caller waits (wait_for_page) and terminates."""
+@contextlib.contextmanager
+def served_app(*args: str, env: dict | None = None, timeout: float = 120):
+    """`python app.py --no-download ARGS` on a free loopback port, its output in a temp log
+    file. Yields (proc, url, log path) once the page is served (SystemExit with the log's tail
+    if it is not within `timeout` s); stops the server and removes the log afterwards."""
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                GRADIO_ANALYTICS_ENABLED="False", **(env or {}))
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
     proc = subprocess.Popen([sys.executable, "app.py", "--no-download", *args], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
-    return proc, f"http://127.0.0.1:{port}/", Path(log.name)
+    url, path = f"http://127.0.0.1:{port}/", Path(log.name)
+    try:
+        try:
+            wait_for_page(url, proc, time.perf_counter() + timeout)
+        except SystemExit as e:
+            raise SystemExit(f"{e}\n{path.read_text()[-2000:]}") from None
+        yield proc, url, path
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        path.unlink(missing_ok=True)
 
 
 def main(argv=None) -> int:
@@ -93,10 +106,8 @@ def main(argv=None) -> int:
     from gradio_client import handle_file
 
     t0, wall0 = time.perf_counter(), time.time()
-    proc, url, log = launch_app()
     out: dict = {"load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
-    try:
-        wait_for_page(url, proc, t0 + args.timeout)
+    with served_app(timeout=args.timeout) as (_, url, log):
         out["startup_page_s"] = round(time.perf_counter() - t0, 2)
         client = loopback_client(url)
         pairs = [[handle_file(f) for f in pair] for pair in example_pairs()[:2]]  # 7/7, 7/1
@@ -121,10 +132,6 @@ def main(argv=None) -> int:
         out.update(calls=args.calls, p50_ms=round(float(np.percentile(ms, 50)), 1),
                    p95_ms=round(float(np.percentile(ms, 95)), 1), mean_ms=round(float(ms.mean()), 1),
                    max_ms=round(float(ms.max()), 1))
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.unlink(missing_ok=True)
     print_report(out, args.json)
     return 0
 

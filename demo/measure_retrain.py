@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from .examples import example_pairs
-from .measure import launch_app, loopback_client, print_report, wait_for_page
+from .measure import loopback_client, print_report, served_app
 
 
 def _percentiles(times: list[float]) -> dict:
@@ -58,10 +58,8 @@ def main(argv=None) -> int:
 
     from gradio_client import handle_file
 
-    proc, url, log = launch_app()
     out: dict = {"cpus": os.cpu_count(), "retrain_seconds": args.seconds}
-    try:
-        wait_for_page(url, proc, time.perf_counter() + args.timeout)
+    with served_app(timeout=args.timeout) as (_, url, _log):
         client, trainer = loopback_client(url), loopback_client(url)
         pairs = [[handle_file(f) for f in pair] for pair in example_pairs()[:2]]
         for i in range(5):
@@ -98,10 +96,6 @@ def main(argv=None) -> int:
             time.sleep(0.02)
         out["cancel_to_next_run_first_update_s"] = round(time.perf_counter() - t0, 2)
         nxt.result()
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.unlink(missing_ok=True)
     print_report(out, args.json)
     return 0
 

@@ -4,14 +4,15 @@
     .venv/bin/python scripts/load.py --clients 32 --seconds 60 --retrain  # ...with a retraining running
     .venv/bin/python scripts/load.py --clients 2 --warmup 300 --calls 3000 --seconds 900  # memory
 
-Without --url it starts `python app.py` on a free loopback port and stops it afterwards, and
-reports the server's resident memory before, during (every --rss-every s) and after, and the CPU
-it spent per call. Bounded: at most --calls requests and --seconds seconds. Prints a table and
-one JSON line; exits 1 if any call failed.
+Without --url it starts `python app.py` on a free loopback port (demo.measure.served_app) and
+stops it afterwards, and reports the server's resident memory before, during (every
+--rss-every s) and after, and the CPU it spent per call. Bounded: at most --calls requests and
+--seconds seconds. Prints a table and one JSON line; exits 1 if any call failed.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # demo.measure: the app launcher and client shared with the other measurements
 
-from demo.measure import launch_app, loopback_client, wait_for_page  # noqa: E402
+from demo.measure import loopback_client, served_app  # noqa: E402
 
 
 def digit_files(folder: Path) -> list[Path]:
@@ -67,17 +68,6 @@ def cpu_s(pid: int) -> float | None:
         return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
     except Exception:
         return None
-
-
-def start_server(timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    """`python app.py` on a free loopback port (demo.measure.launch_app), once its page is up."""
-    proc, url, _ = launch_app()
-    try:
-        wait_for_page(url, proc, time.perf_counter() + timeout)
-    except BaseException:
-        proc.terminate()
-        raise
-    return proc, url
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -204,16 +194,13 @@ def run_load(a: argparse.Namespace, url: str, proc: subprocess.Popen | None) -> 
 def main(argv=None) -> int:
     a = parse_args(argv)
     a.warmup = a.clients if a.warmup is None else a.warmup
-    proc, url = (None, a.url) if a.url else start_server()
-    try:
+    # served_app stops its server (and so any retrain) whatever happens.
+    server = contextlib.nullcontext((None, a.url, None)) if a.url else served_app(timeout=90)
+    with server as (proc, url, _):
         host = url.split("//", 1)[1].split(":", 1)[0].split("/", 1)[0]
         if host not in ("127.0.0.1", "localhost", "[::1]"):
             raise SystemExit("load tests run against loopback addresses only")
         res = run_load(a, url, proc)
-    finally:
-        if proc:  # whatever happened: no server (and no retrain) left behind
-            proc.terminate()
-            proc.wait(15)
     print(f"| clients | think s | calls | errors | req/s | p50 ms | p95 ms | max ms | RSS before -> after MB |\n"
           f"| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
           f"| {a.clients}{' + retrain' if a.retrain else ''} | {a.think:g} | {res['calls']} | {res['errors']} | "

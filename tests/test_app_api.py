@@ -8,24 +8,32 @@ import urllib.request
 import pytest
 
 from demo.examples import example_pairs
-from demo.measure import free_port, launch_app, wait_for_page
+from demo.measure import free_port, served_app
 
 from .test_demo_handlers import bad_files
 
 pytestmark = pytest.mark.app
 
 
+@contextlib.contextmanager
+def served_demo(**build_kwargs):
+    """demo.app.build_demo(**build_kwargs) served in-process on a free loopback port; yields
+    the Blocks (its URL: .local_url) and closes it afterwards."""
+    from demo.app import build_demo
+
+    demo = build_demo(**build_kwargs)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        yield demo
+    finally:
+        demo.close()
+
+
 @pytest.fixture(scope="module")
 def server(comparator, data_root):
     """The page served in-process on a free loopback port; yields its URL."""
-    from demo.app import build_demo
-
-    demo = build_demo(comparator=comparator, data_dir=data_root)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    try:
+    with served_demo(comparator=comparator, data_dir=data_root) as demo:
         yield demo.local_url
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")
@@ -82,29 +90,12 @@ def test_one_side_missing(client):
     assert compare(client, *example_pairs()[0])["same"] is True
 
 
-@contextlib.contextmanager
-def app_with_env(**env: str):
-    """`python app.py` (demo.measure.launch_app: a free loopback port through GRADIO_SERVER_NAME
-    / GRADIO_SERVER_PORT) with extra environment; yields its URL once the page is served."""
-    proc, url, log = launch_app(env=env)
-    try:
-        try:
-            wait_for_page(url, proc, time.perf_counter() + 60)
-        except SystemExit as e:
-            pytest.fail(f"{e}: {log.read_text()[-2000:]}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(15)
-        log.unlink(missing_ok=True)
-
-
 def test_app_py_honours_gradio_env_and_serves_fast():
     """`python app.py` with GRADIO_SERVER_NAME / GRADIO_SERVER_PORT: the page and /compare are
     there within a generous bound (the real figure is in demo/measure.py's report)."""
     from gradio_client import Client
 
-    with app_with_env() as url:
+    with served_app(timeout=60) as (_, url, _log):
         with urllib.request.urlopen(url, timeout=5) as r:
             assert b"Siamese Digits" in r.read()
         assert compare(Client(url, verbose=False), *example_pairs()[1])["same"] is False

@@ -7,8 +7,9 @@ import time
 import pytest
 
 from demo.examples import example_pairs
+from demo.measure import served_app
 
-from .test_app_api import app_with_env, client, compare, server  # noqa: F401 (fixtures)
+from .test_app_api import client, compare, server  # noqa: F401 (fixtures)
 from .test_hostile_inputs import EXPECT_OK, corpus
 
 pytestmark = pytest.mark.app
@@ -41,7 +42,7 @@ def test_upload_cap_is_set_by_environment(tmp_path):
     # a valid PNG of ~2 MB (noise does not compress)
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (1200, 1200), np.uint8)).save(big)
     assert big.stat().st_size > 1_000_000
-    with app_with_env(SIAMESE_MAX_UPLOAD_MB="1") as url:
+    with served_app(env={"SIAMESE_MAX_UPLOAD_MB": "1"}, timeout=60) as (_, url, _log):
         c = Client(url, verbose=False)
         with pytest.raises(Exception, match="(?i)size|large|413"):
             compare(c, example_pairs()[0][0], big)
@@ -64,7 +65,8 @@ def test_uploads_are_deleted_after_the_cache_age(tmp_path):
         Image.open(example).save(tmp_path / f"mine_{i}.png", pnginfo=info)
         mine.append(tmp_path / f"mine_{i}.png")
     cache = tmp_path / "gradio-cache"
-    with app_with_env(SIAMESE_CACHE_SECONDS="2", GRADIO_TEMP_DIR=str(cache)) as url:
+    env = {"SIAMESE_CACHE_SECONDS": "2", "GRADIO_TEMP_DIR": str(cache)}
+    with served_app(env=env, timeout=60) as (_, url, _log):
         c = Client(url, verbose=False)
         assert compare(c, *mine)["same"] is False
         uploads = [p for p in cache.rglob("mine_*.png") if p.is_file()]

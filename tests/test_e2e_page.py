@@ -5,6 +5,7 @@ under CI=true. Screenshots go to $SIAMESE_SCREENSHOTS (default: pytest's tmp dir
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from demo.examples import example_pairs
 
-from .test_app_api import free_port
+from .test_app_api import served_demo
 
 pytestmark = pytest.mark.e2e
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -55,15 +56,9 @@ def browser(chromium_path):
 
 @pytest.fixture(scope="module")
 def url(comparator, data_root):
-    from demo.app import build_demo
-
-    demo = build_demo(comparator=comparator, data_dir=data_root)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    assert demo.models.wait(180)
-    try:
+    with served_demo(comparator=comparator, data_dir=data_root) as demo:
+        assert demo.models.wait(180)
         yield demo.local_url
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")
@@ -73,17 +68,26 @@ def shots(tmp_path_factory) -> Path:
     return d
 
 
+@contextlib.contextmanager
+def open_page(browser, url: str):
+    """A new browser context (a new Gradio session) with `url` loaded; closed afterwards."""
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_S * 1000)
+        pg.goto(url)
+        yield pg
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser, url):
     """A fresh page (a new Gradio session) with both digit pads ready."""
-    context = browser.new_context(viewport={"width": 1360, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_S * 1000)
-    pg.goto(url)
-    pg.wait_for_selector("#sketch-a canvas")
-    pg.wait_for_selector("#sketch-b canvas")
-    yield pg
-    context.close()
+    with open_page(browser, url) as pg:
+        pg.wait_for_selector("#sketch-a canvas")
+        pg.wait_for_selector("#sketch-b canvas")
+        yield pg
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -227,15 +231,8 @@ def test_threshold_slider_moves_the_verdict(page):
 
 
 def test_without_mnist_the_page_says_so_in_one_line_and_still_compares(browser, comparator, tmp_path):
-    from demo.app import build_demo
-
-    demo = build_demo(comparator=comparator, data_dir=tmp_path / "no_mnist", download=False)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    context = browser.new_context(viewport={"width": 1360, "height": 1000})
-    try:
-        pg = context.new_page()
-        pg.set_default_timeout(TIMEOUT_S * 1000)
-        pg.goto(demo.local_url)
+    with (served_demo(comparator=comparator, data_dir=tmp_path / "no_mnist", download=False) as demo,
+          open_page(browser, demo.local_url) as pg):
         status = pg.locator("#data-status")
         status.get_by_text("MNIST is not available here").wait_for()
         assert status.inner_text().strip().count("\n") == 0
@@ -243,6 +240,3 @@ def test_without_mnist_the_page_says_so_in_one_line_and_still_compares(browser, 
         draw(pg, "b", ONE)
         assert press_compare(pg) == "different"
         assert "not available" in pg.locator("#plot").inner_text()
-    finally:
-        context.close()
-        demo.close()

@@ -11,8 +11,8 @@ import pytest
 from demo.training import machine_slot
 from siamese.checkpoint import load_checkpoint
 
-from .test_e2e_page import (ONE, SEVEN, TIMEOUT_S, browser, chromium_path, draw, page, shots,  # noqa: F401
-                            url, wait_verdict)
+from .test_e2e_page import (ONE, SEVEN, TIMEOUT_S, browser, chromium_path, draw, open_page, page,  # noqa: F401
+                            shots, url, wait_verdict)
 
 pytestmark = pytest.mark.e2e
 
@@ -95,16 +95,12 @@ def test_start_watch_stop_use_download_and_go_back(page, shots, tmp_path):
 
 
 def test_closing_the_tab_ends_the_run(browser, url):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1360, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_S * 1000)
-    pg.goto(url)
-    pg.wait_for_selector("#tab-retrain-button")
-    start_training(pg, "longer")
-    run = machine_slot().current
-    assert run is not None and run.alive
-    t0 = time.monotonic()
-    context.close()
+    with open_page(browser, url) as pg:
+        pg.wait_for_selector("#tab-retrain-button")
+        start_training(pg, "longer")
+        run = machine_slot().current
+        assert run is not None and run.alive
+        t0 = time.monotonic()  # leaving the block closes the tab
     assert run.join(10), "the run went on after its tab closed"
     print(f"tab closed -> run ended in {time.monotonic() - t0:.2f} s ({run.stopped_by})")
     assert time.monotonic() - t0 < 5 and machine_slot().current is None

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from .test_app_api import free_port
+from .test_app_api import served_demo
 from .test_e2e_page import (  # noqa: F401  (fixtures are used by name)
     ONE,
     SEVEN,
@@ -18,6 +18,7 @@ from .test_e2e_page import (  # noqa: F401  (fixtures are used by name)
     browser,
     chromium_path,
     draw,
+    open_page,
     page,
     shots,
     url,
@@ -150,17 +151,11 @@ def test_losses_formulas_and_the_toy_steps(page, shots):
 def test_views_follow_a_model_retrained_on_the_page(browser, comparator, data_root, shots, monkeypatch):
     """Retrain for 4 s on the Retrain tab (from scratch, the blog's loss): the session now uses
     that model, and every teaching view builds its own lessons for it (a new user's page)."""
-    from demo.app import build_demo
     from demo.training import MAX_SECONDS_ENV
 
     monkeypatch.setenv(MAX_SECONDS_ENV, "4")  # the only length the Retrain tab then offers
-    demo = build_demo(comparator=comparator, data_dir=data_root)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    context = browser.new_context(viewport={"width": 1360, "height": 1000})
-    try:
-        pg = context.new_page()
-        pg.set_default_timeout(TIMEOUT_S * 1000)
-        pg.goto(demo.local_url)
+    with (served_demo(comparator=comparator, data_dir=data_root) as demo,
+          open_page(browser, demo.local_url) as pg):
         assert demo.models.wait(180)
         open_tab(pg, "threshold")
         pg.locator("#roc #roc-curve").wait_for()
@@ -184,6 +179,3 @@ def test_views_follow_a_model_retrained_on_the_page(browser, comparator, data_ro
         draw(pg, "oneshot", SEVEN)
         pg.locator("#oneshot-result .os-row").nth(9).wait_for()
         pg.screenshot(path=str(shots / "teach_oneshot_retrained.png"), full_page=True)
-    finally:
-        context.close()
-        demo.close()
