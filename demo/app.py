@@ -3,9 +3,8 @@
     python app.py                      # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / _PORT honoured)
     python -m demo.app --help
 
-Tabs: "Compare" (this module's reason to exist). Later tabs (retraining, teaching views) add
-themselves in `build_demo` and share `model_key`, the per-session gr.State naming the model in
-use (see demo.models).
+Tabs, each a folder of its own: demo.compare, demo.retrain, demo.teach. They share
+`model_key`, the per-session gr.State naming the model in use (see demo.models).
 """
 from __future__ import annotations
 
@@ -19,11 +18,11 @@ import gradio as gr
 from siamese import Comparator
 
 from . import limits
-from .compare_tab import build_compare_tab
-from .handlers import compare_files
+from .compare.handlers import compare_files
+from .compare.tab import build_compare_tab
 from .models import SHIPPED, Models
-from .teach import build_teaching_tabs
-from .retrain_tab import build_model_banner, build_retrain_tab
+from .retrain.tab import build_model_banner, build_retrain_tab
+from .teach.tabs import build_teaching_tabs
 
 # Gradio's queue rebuilds a pandas summary of its last 10,000 events after every event, for its
 # monitoring page: GIL time that grows with the calls served (measured: 45 -> 53 /compare
@@ -68,8 +67,8 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
                 model_banner = build_model_banner()  # says so when a retrained model is in use
                 compare_tab = build_compare_tab(models, model_key, demo)
             with gr.Tab("Retrain", id="retrain", elem_id="tab-retrain"):
-                demo.retrain_tab = build_retrain_tab(models, model_key, demo, compare_tab, model_banner, data_dir)
-            teach_tabs = build_teaching_tabs(models, model_key, compare_tab, demo)
+                build_retrain_tab(models, model_key, demo, compare_tab, model_banner, data_dir)
+            build_teaching_tabs(models, model_key, compare_tab, demo)
 
         # The API: two image files in, JSON out (hidden components: nothing shows on the page).
         with gr.Row(visible=False):
@@ -82,9 +81,7 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
                          api_description="Compare two digit images: distance, same_probability, same, threshold.")
 
         demo.load(None, js=(ASSETS / "brush.js").read_text())
-    demo.models = models  # for tests and later tabs: models.add(comparator) -> a session's key
-    demo.model_key, demo.compare_tab = model_key, compare_tab
-    demo.teach_tabs = teach_tabs
+    demo.models = models  # for tests and measurements: models.wait() until the reference is built
     # status_update_rate: Gradio's "auto" sends every waiting request its new queue position each
     # time a job starts, O(queue) messages per call on the one event-loop thread; once a second
     # is enough for a position display (measured: 39.7 -> 45.2 /compare calls/s, 32 clients).

@@ -1,19 +1,31 @@
-"""Gradio input values -> what `siamese.to_mnist` accepts.
+"""The page's digit inputs (the drawing pad, the upload) and their Gradio values -> what
+`siamese.to_mnist` accepts.
 
-Each side of the page has a Sketchpad and an upload; `mode` ("draw" / "upload", the tab in
+Each side of the Compare tab has a pad and an upload; `mode` ("draw" / "upload", the tab in
 front) says which one the side means.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
 DRAW, UPLOAD = "draw", "upload"
+CANVAS = 280  # px; with a brush radius of 12 a stroke keeps about MNIST's width at 28 x 28
+BRUSH_RADIUS = 12
+
+
+def digit_pad(elem_id: str) -> gr.Sketchpad:
+    """A drawing pad for one digit: black brush on white paper, no layers, numpy values."""
+    return gr.Sketchpad(
+        elem_id=elem_id, elem_classes="digit-pad", show_label=False, canvas_size=(CANVAS, CANVAS),
+        layers=False, type="numpy", format="png",
+        brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+        eraser=gr.Eraser(default_size=16), buttons=[], height=CANVAS + 80,
+    )
 
 
 def digit_upload(**kwargs) -> gr.Image:
@@ -60,7 +72,3 @@ def side_image(sketch, upload, mode: str):
     if mode == UPLOAD:
         return upload or None
     return sketch_image(sketch)
-
-
-def upload_name(path) -> str:
-    return Path(str(path)).name if path else ""

@@ -4,7 +4,7 @@
     .venv/bin/python scripts/load.py --clients 32 --seconds 60 --retrain  # ...with a retraining running
     .venv/bin/python scripts/load.py --clients 2 --warmup 300 --calls 3000 --seconds 900  # memory
 
-Without --url it starts `python app.py` on a free loopback port (demo.measure.served_app) and
+Without --url it starts `python app.py` on a free loopback port (demo.measure.launch.served_app) and
 stops it afterwards, and reports the server's resident memory before, during (every
 --rss-every s) and after, and the CPU it spent per call. Bounded: at most --calls requests and
 --seconds seconds. Prints a table and one JSON line; exits 1 if any call failed.
@@ -25,9 +25,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # demo.measure: the app launcher and client shared with the other measurements
+sys.path.insert(0, str(ROOT))  # demo.measure.launch: the app launcher and client shared with the other measurements
 
-from demo.measure import loopback_client, served_app  # noqa: E402
+from demo.measure.launch import loopback_client, served_app  # noqa: E402
 
 
 def digit_files(folder: Path) -> list[Path]:
@@ -144,7 +144,10 @@ def run_load(a: argparse.Namespace, url: str, proc: subprocess.Popen | None) -> 
     trainer_job = None
     if a.retrain:
         trainer_job = loopback_client(url).submit(api_name="/retrain_api", seconds=max(a.seconds + 30, 60))
-        time.sleep(3)
+        # The load starts once the run trains (its process started, MNIST loaded, a first update).
+        waited = time.perf_counter()
+        while not trainer_job.outputs() and not trainer_job.done() and time.perf_counter() - waited < 120:
+            time.sleep(0.1)
 
     rss_trace = []  # (calls so far, server MB) every --rss-every seconds: growth or a plateau?
 
@@ -168,7 +171,11 @@ def run_load(a: argparse.Namespace, url: str, proc: subprocess.Popen | None) -> 
     if trainer_job is not None:
         done = trainer_job.outputs()  # (progress dict, checkpoint file) pairs streamed so far
         if done:
-            retrain = {k: done[-1][0][k] for k in ("step", "elapsed_s", "pairs_per_s", "test_pair_accuracy")}
+            last = done[-1][0]
+            probed = [u[0] for u in done if u[0]["test_pair_accuracy"] is not None]
+            retrain = {k: last[k] for k in ("step", "elapsed_s", "pairs_per_s", "pid", "device")}
+            retrain["test_pair_accuracy"] = probed[-1]["test_pair_accuracy"] if probed else None
+            retrain["probed_at_s"] = probed[-1]["elapsed_s"] if probed else None
         trainer_job.cancel()
     rss_after = rss_mb(proc.pid) if proc else None
 

@@ -32,8 +32,9 @@ import torch.nn.functional as F
 
 from .config import TrainConfig
 from .data import load_mnist
+from .device import pick_device
 from .model import SiameseNet
-from .train import Trainer, pick_device
+from .train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,6 +161,39 @@ def quick_retrain(data, device, seconds: float, cfg: TrainConfig | None = None) 
             "ours_curve": curve, "blog_pair_accuracy": blog_acc, "blog_steps": blog_stats["steps"]}
 
 
+def worker_vs_in_process(data_dir, device, seconds: float) -> dict:
+    """The page's retrain (its settings: a 1,000-digit probe every second, every core this
+    process may use) run by `worker.ProcessRunner` in a child process, and by the same job in
+    this process, one after the other: training pairs/s of each (steps x pairs per step over
+    training seconds, probes excluded), their ratio, and the child's start-up (from the call to
+    its first step: process, imports, MNIST)."""
+    from .job import JobResult, JobUpdate, train_job
+    from .worker import ProcessRunner, cpu_count
+
+    cfg = TrainConfig(device=str(device), epochs=1000, max_seconds=seconds, eval_every=1.0, eval_size=1000,
+                      threads=cpu_count())
+    runner = ProcessRunner(nice=0)
+    runner.warm()  # the fork server imports torch once per server, not once per run
+
+    def measure(items) -> dict:
+        t0, first, last = time.perf_counter(), None, None
+        for item in items:
+            if isinstance(item, JobUpdate):
+                first = first or (time.perf_counter() - t0 - item.elapsed)
+                last = item
+            elif isinstance(item, JobResult):
+                break
+        return {"pairs_per_s": 2 * cfg.batch_size * last.step / max(last.train_seconds, 1e-9),
+                "steps": last.step, "startup_s": round(first, 2), "pid": last.pid}
+
+    worker = measure(runner.run(cfg, data_dir))
+    threads = torch.get_num_threads()
+    in_process = measure(train_job(cfg, data_dir, share_cores=True))
+    torch.set_num_threads(threads)  # train_job owns the threads of the process it runs in
+    return {"seconds": seconds, "worker": worker, "in_process": in_process,
+            "ratio": worker["pairs_per_s"] / in_process["pairs_per_s"]}
+
+
 def compare_latency(data, device, calls: int = 200) -> dict:
     from .compare import Comparator
 
@@ -243,13 +277,28 @@ def main(argv=None) -> int:
     p.add_argument("--skip-app", action="store_true")
     p.add_argument("--retrain-seconds", type=float, default=None,
                    help="only run the page's quick retrain for this many seconds vs the blog's pipeline")
+    p.add_argument("--worker-seconds", type=float, default=None,
+                   help="only run the page's retrain through its worker process vs in this process, "
+                        "this many seconds each")
     p.add_argument("--json-out", default=None)
     a = p.parse_args(argv)
 
-    device = pick_device(a.device)
+    try:
+        device = pick_device(a.device)
+    except ValueError as e:
+        p.error(str(e))
     data = load_mnist(a.data_dir, device)
     res = {"device": describe(device), "torch": str(torch.__version__), "batch_size": a.batch_size}
     print(f"benchmarking on {res['device']} (torch {res['torch']})", flush=True)
+    if a.worker_seconds:
+        w = worker_vs_in_process(a.data_dir, device, a.worker_seconds)
+        print(f"\n| page retrain, {w['seconds']:.0f} s each | pairs/s | steps | start-up |\n| --- | --- | --- | --- |")
+        for name in ("worker", "in_process"):
+            print(f"| {name.replace('_', '-')} | {w[name]['pairs_per_s']:,.0f} | {w[name]['steps']} | "
+                  f"{w[name]['startup_s']:.2f} s |")
+        print(f"| worker / in-process | {w['ratio']:.3f} | | |")
+        print(json.dumps({**res, "worker_vs_in_process": w}, indent=2))
+        return 0
     if a.retrain_seconds:
         r = quick_retrain(data, device, a.retrain_seconds)
         print("curve (training s, probe test pair acc):", r["ours_curve"])
@@ -268,6 +317,9 @@ def main(argv=None) -> int:
     res["time_to_target"] = time_to_accuracy(data, device, a.target, budget, a.batch_size,
                                              eval_every=1.0 if device.type == "cuda" else 3.0)
     print(f"  time to {a.target}: {res['time_to_target']['seconds']} s", flush=True)
+    res["worker_vs_in_process"] = worker_vs_in_process(a.data_dir, device, a.seconds)
+    print(f"  page retrain in a worker process / in this process: {res['worker_vs_in_process']['ratio']:.3f}",
+          flush=True)
     res["inference"] = compare_latency(data, device)
     res["app"] = {"skipped": "--skip-app"} if a.skip_app else app_cold_start()
 
@@ -277,6 +329,9 @@ def main(argv=None) -> int:
         ("training throughput, ours", f"{res['ours']['pairs_per_s']:,.0f} pairs/s"
                                       f" ({'bf16' if res['ours']['amp'] else 'fp32'})"),
         ("speed-up", f"{res['speedup']:.1f}x"),
+        ("page retrain through its worker process / in-process", f"{res['worker_vs_in_process']['ratio']:.3f} ("
+         f"{res['worker_vs_in_process']['worker']['pairs_per_s']:,.0f} vs "
+         f"{res['worker_vs_in_process']['in_process']['pairs_per_s']:,.0f} pairs/s)"),
         (f"from scratch to {a.target} test pair acc", "not reached" if ttt["seconds"] is None
          else f"{ttt['seconds']:.1f} s (budget {budget:.0f} s; final {ttt['final_accuracy']:.4f})"),
         ("compare() one pair, p50 / p95", f"{inf.get('compare_p50_ms', float('nan')):.2f} / "

@@ -3,6 +3,7 @@ tests). A checkpoint is a plain dict of tensors and Python primitives, so it loa
 `torch.load(weights_only=True)`: no pickled code runs."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -60,6 +61,18 @@ def write_checkpoint(path, ckpt: dict) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def checkpoint_bytes(ckpt: dict) -> bytes:
+    """A checkpoint dict as the bytes of its file (to send it between processes)."""
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    return buf.getvalue()
+
+
+def checkpoint_from_bytes(data: bytes) -> dict:
+    """checkpoint_bytes, undone; with torch.load(weights_only=True), so no pickled code runs."""
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
 def save_checkpoint(path, model: SiameseNet, **kwargs) -> Path:

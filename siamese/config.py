@@ -64,8 +64,11 @@ class TrainConfig:
     compile: bool = False
     threads: int | None = None  # torch CPU threads; None keeps torch's default
     val_size: int = 5000  # images held out of the training set to pick the threshold
-    eval_size: int = 1000  # test images (2 pairs each) scored at every progress interval
-    eval_every: float = 5.0  # seconds between evaluations (and progress events)
+    eval_size: int = 1000  # test images (2 pairs each) scored by the progress probe
+    eval_every: float = 5.0  # seconds between progress events
+    # At most this share of the run's wall time goes into the probe (accuracy, map): on a busy
+    # machine, where a probe takes longer, events in between carry loss and speed only.
+    probe_share: float = 0.25
     seed: int = 0
     out: str | None = None
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 DEFAULT_DATA_DIR = "data"
+NUM_CLASSES = 10  # the digits 0-9
 ARCHIVES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
@@ -27,6 +28,17 @@ class DataUnavailableError(RuntimeError):
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """--data-dir, else $SIAMESE_DATA_DIR, else ./data."""
     return Path(data_dir or os.environ.get("SIAMESE_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+def require_mnist(data_dir=None) -> Path:
+    """The MNIST root if its four files are there (archives or extracted), without reading
+    them; else DataUnavailableError. For callers that must not trigger a download."""
+    root = resolve_data_dir(data_dir)
+    raw = root / "MNIST" / "raw"
+    missing = [f for f in ARCHIVES if not (raw / f).exists() and not (raw / f[:-3]).exists()]
+    if missing:
+        raise DataUnavailableError(f"MNIST is not available under {root} (missing {', '.join(missing)})")
+    return root
 
 
 @dataclass
@@ -101,11 +113,6 @@ def load_mnist(
         test=test.to(device),
         full_train=full.to(device),
     )
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """(N, 28, 28) uint8 -> (N, 1, 28, 28) float in [0, 1], the network's input format."""
-    return images.unsqueeze(1).float().div_(255.0)
 
 
 def random_affine(x: torch.Tensor, generator: torch.Generator | None = None,

@@ -18,21 +18,15 @@ import argparse
 import json
 import sys
 import time
-from contextlib import nullcontext
 
 import torch
 
 from . import metrics as M
 from .data import MNIST, Split, load_mnist
+from .device import autocast, pick_device
 from .model import SiameseNet, same_probability_from_logits
-from .pairs import fixed_pairs, one_shot_references
-
-
-def autocast_for(device, enabled: bool):
-    dev = torch.device(device)
-    if not enabled:
-        return nullcontext()
-    return torch.autocast(dev.type, dtype=torch.bfloat16)
+from .oneshot import one_shot_accuracy
+from .pairs import fixed_pairs
 
 
 @torch.no_grad()
@@ -49,7 +43,7 @@ def embed_images(model: SiameseNet, images: torch.Tensor, batch_size: int = 2048
     try:
         for i in range(0, images.shape[0], batch_size):
             x = images[i : i + batch_size].to(dev)
-            with autocast_for(dev, amp):
+            with autocast(dev, amp):
                 out.append(model.embed(x).float())
     finally:
         model.train(was_training)
@@ -137,10 +131,7 @@ def evaluate(model: SiameseNet, data: MNIST, *, threshold: float | None = None, 
         logits = model.pair_logits(emb[a].to(dev), emb[b].to(dev))
         out["head_pair_accuracy"] = float(((same_probability_from_logits(logits) >= 0.5).float().cpu()
                                            == same.cpu()).float().mean())
-    refs = one_shot_references(labels, seed=seed)  # (N, 10)
-    with torch.no_grad():
-        d_refs = model.distance(emb.unsqueeze(1).expand(-1, refs.shape[1], -1), emb[refs])  # (N, 10)
-    out["one_shot_accuracy"] = float((d_refs.argmin(1) == labels).float().mean())
+    out["one_shot_accuracy"] = one_shot_accuracy(model.distance, emb, labels, seed)
     if knn:
         gallery = embed_images(model, data.full_train.images, amp=amp)
         w = model.metric_weights()
@@ -167,9 +158,10 @@ def main(argv=None) -> int:
                    help="score with the checkpoint's threshold instead of re-choosing it on validation")
     args = p.parse_args(argv)
 
-    from .train import pick_device
-
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except ValueError as e:
+        p.error(str(e))
     model, ckpt = load_checkpoint(args.checkpoint, device)
     val_size = int(ckpt.get("train_config", {}).get("val_size", 5000))
     data = load_mnist(args.data_dir, device, val_size=val_size)

@@ -2,6 +2,9 @@
 <= the threshold, so smaller distance = more similar everywhere in this module."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 
 
@@ -27,11 +30,16 @@ def roc_curve(distances: torch.Tensor, same: torch.Tensor):
     return fpr, tpr, thr
 
 
+def curve_auc(fpr: torch.Tensor, tpr: torch.Tensor) -> float:
+    """Area under an ROC curve given by its points (trapezoids, so ties count half)."""
+    return float(torch.trapezoid(tpr, fpr))
+
+
 def roc_auc(distances: torch.Tensor, same: torch.Tensor) -> float:
     """Area under the ROC curve: the chance that a random same pair is closer than a random
     different pair (ties count half)."""
     fpr, tpr, _ = roc_curve(distances, same)
-    return float(torch.trapezoid(tpr, fpr))
+    return curve_auc(fpr, tpr)
 
 
 def best_threshold(distances: torch.Tensor, same: torch.Tensor) -> float:
@@ -112,3 +120,66 @@ def knn_accuracy(query: torch.Tensor, query_labels: torch.Tensor, gallery: torch
     """1-nearest-neighbour accuracy: each query takes the label of its closest gallery item."""
     idx = nearest(query, gallery, weights)[:, 0]
     return float((gallery_labels[idx] == query_labels).float().mean()) if len(idx) else 0.0
+
+
+@dataclass
+class RocCurve:
+    """ROC of 'same if distance <= t' on the fixed test pairs (see metrics.roc_curve)."""
+
+    fpr: np.ndarray  # (K + 1,) from 0 to 1
+    tpr: np.ndarray
+    thresholds: np.ndarray  # (K + 1,) the first is -inf
+    auc: float
+    positives: int
+    negatives: int
+
+    def at(self, threshold: float) -> tuple[float, float]:
+        """(fpr, tpr) of the rule at `threshold`: the last curve point whose distance is
+        <= threshold (ties move together, as in roc_curve). The threshold is rounded to
+        float32 first, as `confusion_at` compares it with float32 distances."""
+        t = float(np.float32(threshold))
+        k = int(np.searchsorted(self.thresholds, t, side="right")) - 1
+        k = max(k, 0)
+        return float(self.fpr[k]), float(self.tpr[k])
+
+
+def roc(distances: torch.Tensor, same: torch.Tensor) -> RocCurve:
+    fpr, tpr, thr = roc_curve(distances, same)
+    y = same.detach().cpu() > 0.5
+    return RocCurve(fpr.numpy(), tpr.numpy(), thr.numpy(), curve_auc(fpr, tpr),
+                    int(y.sum()), int((~y).sum()))
+
+
+@dataclass
+class PairExample:
+    """One fixed test pair: positions in the test set, labels, the model's distance."""
+
+    a: int
+    b: int
+    label_a: int
+    label_b: int
+    distance: float
+
+    @property
+    def same(self) -> bool:
+        return self.label_a == self.label_b
+
+
+def worst_pairs(distances: torch.Tensor, a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor,
+                k: int = 8) -> tuple[list[PairExample], list[PairExample]]:
+    """The pairs the model gets most wrong, whatever the threshold: the k same-digit pairs
+    with the largest distance (farthest first) and the k different-digit pairs with the
+    smallest (closest first). distances, a, b: (P,); labels: the test labels a and b index."""
+    d = distances.detach().float().cpu()
+    a, b, lab = a.cpu(), b.cpu(), labels.cpu()
+    same = lab[a] == lab[b]
+
+    def pick(mask: torch.Tensor, largest: bool) -> list[PairExample]:
+        pos = torch.nonzero(mask).squeeze(1)
+        if not len(pos):
+            return []
+        top = torch.topk(d[pos], min(k, len(pos)), largest=largest).indices
+        return [PairExample(int(a[i]), int(b[i]), int(lab[a[i]]), int(lab[b[i]]), float(d[i]))
+                for i in pos[top].tolist()]
+
+    return pick(same, True), pick(~same, False)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .preprocess import normalize
+from .preprocess import normalize, to_float
 
 
 class SiameseNet(nn.Module):
@@ -26,12 +26,8 @@ class SiameseNet(nn.Module):
         self.head = nn.Linear(config.embedding_dim, 2)  # logits: [different, same]
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 1, 28, 28) float in [0, 1] (or (N, 28, 28) uint8) -> (N, D) descriptors."""
-        if x.dtype == torch.uint8:
-            x = x.float() / 255.0
-        if x.dim() == 3:
-            x = x.unsqueeze(1)
-        return self.tower(normalize(x))
+        """(N, [1,] 28, 28) float in [0, 1] or uint8 -> (N, D) descriptors."""
+        return self.tower(normalize(to_float(x)))
 
     def pair_logits(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
         """(P, D), (P, D) -> (P, 2). Squared difference keeps it symmetric in a and b."""

@@ -1,7 +1,8 @@
 """One preprocessing path: any digit image -> the 28x28 float array MNIST is made of.
 
-Training, evaluation, the page and scripts all go through `to_mnist` (for images from outside)
-and `normalize` (inside the network), so the constants below live only here.
+Training, evaluation, the page and scripts all go through `to_mnist` (for images from outside),
+`to_float` (uint8 or float batches to the network's input format) and `normalize` (inside the
+network), so the constants below live only here.
 
 MNIST was made by scaling each NIST digit into a 20x20 box (keeping its aspect ratio, with
 anti-aliasing) and placing that box in a 28x28 field so that its centre of mass sits at the
@@ -14,6 +15,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Mean and standard deviation of MNIST training pixels scaled to [0, 1].
@@ -39,6 +41,14 @@ class BlankImageError(ImageError):
 
 class ImageTooLargeError(ImageError):
     """The image has more pixels than MAX_PIXELS."""
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """(N, 28, 28) or (N, 1, 28, 28), uint8 in 0..255 or float in [0, 1] -> (N, 1, 28, 28)
+    float32 in [0, 1]: MNIST tensors, `to_mnist` output and training batches all enter the
+    network through here."""
+    x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+    return x.unsqueeze(1) if x.dim() == 3 else x
 
 
 def normalize(x):

@@ -9,45 +9,25 @@ thread and the run ends at the next step with the model trained so far.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import threading
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
 from .config import LOSSES, ModelConfig, TrainConfig, metric_for_loss
-from .data import MNIST, load_mnist, random_affine, to_float
+from .data import MNIST, NUM_CLASSES, load_mnist, random_affine
+from .device import autocast, pick_device, use_amp
 from .evaluate import ProgressProbe, choose_threshold, evaluate
 from .losses import bce_loss, contrastive_loss, triplet_loss
 from .model import SiameseNet
 from .pairs import partners
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("--device cuda was asked for but CUDA is not available")
-    return torch.device(name)
-
-
-def _cpu_has_amx() -> bool:
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
-def use_amp(setting: str, device: torch.device) -> bool:
-    """bfloat16 autocast: always worth it on CUDA; on CPU only with AMX (measured 2.6x faster
-    here; without AMX bf16 convolutions are slower than fp32)."""
-    if setting in ("on", "off"):
-        return setting == "on"
-    return device.type == "cuda" or (device.type == "cpu" and _cpu_has_amx())
+from .preprocess import to_float
 
 
 @dataclass
@@ -61,7 +41,7 @@ class TrainEvent:
     loss: float  # mean loss since the previous event
     pairs_per_s: float  # pairs (2 per anchor image) per second since the previous event
     lr: float
-    test_pair_accuracy: float | None = None  # on the fixed probe subset
+    test_pair_accuracy: float | None = None  # on the fixed probe subset; None if no probe ran
     threshold: float | None = None
     embeddings: torch.Tensor | None = field(default=None, repr=False)  # (eval_size, D) on CPU
     labels: torch.Tensor | None = field(default=None, repr=False)  # (eval_size,)
@@ -83,18 +63,28 @@ def lr_factor(progress: float, warmup: float) -> float:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, data: MNIST | None = None, model: SiameseNet | None = None,
-                 model_config: ModelConfig | None = None):
+    """Trains a model of its own: built from `model_config` (default: the blog's network) with
+    the metric the loss implies (`config.metric_for_loss`: head for bce, Euclidean otherwise),
+    its weights random or copied from `init_state` (a state dict, e.g. a checkpoint's). Nothing
+    the caller holds is changed; `trainer.model` is the model being trained.
+
+    It leaves torch's thread count alone: `cfg.threads` is applied by whoever owns the process
+    (`set_threads`, called by the CLI and the page's training job), since with OpenMP the
+    setting sticks to the calling thread and the threads it starts later.
+    """
+
+    def __init__(self, cfg: TrainConfig, data: MNIST | None = None, model_config: ModelConfig | None = None,
+                 init_state: dict | None = None):
         self.cfg = cfg
         self.device = pick_device(cfg.device)
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
         self.amp = use_amp(cfg.amp, self.device)
         torch.manual_seed(cfg.seed)
         self.data = data if data is not None else load_mnist(cfg.data_dir, self.device, cfg.val_size)
-        self.model = (model or SiameseNet(model_config)).to(self.device)
-        # The loss decides how this model will compare descriptors (head vs Euclidean).
-        self.model.config.metric = metric_for_loss(cfg.loss)
+        config = dataclasses.replace(model_config or ModelConfig(), metric=metric_for_loss(cfg.loss))
+        self.model = SiameseNet(config)
+        if init_state is not None:
+            self.model.load_state_dict(init_state)
+        self.model = self.model.to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.train_images = self.data.train.images.to(self.device)  # (N, 28, 28) uint8
@@ -103,6 +93,7 @@ class Trainer:
         self.step = 0
         self.train_seconds = 0.0
         self._stop = threading.Event()
+        self._probe_at, self._probe_cost = 0.0, 0.0  # when the last probe ended, how long it took
 
     def stop(self) -> None:
         """Ask the run to end after the current step (safe from any thread)."""
@@ -118,7 +109,7 @@ class Trainer:
         """One batch: embed every image once, then score its in-batch pairs or triplets."""
         cfg = self.cfg
         emb = model.embed(x)  # (B, D)
-        pos, neg, pos_ok, neg_ok = partners(labels, gen, num_classes=10)  # (B,) each
+        pos, neg, pos_ok, neg_ok = partners(labels, gen, num_classes=NUM_CLASSES)  # (B,) each
         if cfg.loss == "triplet":
             return triplet_loss(emb, emb[pos], emb[neg], cfg.margin, pos_ok & neg_ok)
         b = torch.cat([pos, neg])  # (2B,) partners; anchors are 0..B-1 twice
@@ -131,8 +122,11 @@ class Trainer:
             return bce_loss(model.pair_logits(a_emb, emb[b]), same, valid)
         return contrastive_loss(a_emb, emb[b], same, cfg.margin, valid)
 
-    def run(self):
-        """Train, yielding a TrainEvent every `eval_every` seconds and a final one (done=True)."""
+    def run(self, should_stop=None):
+        """Train, yielding a TrainEvent every `eval_every` seconds and a final one (done=True).
+
+        should_stop: a cheap callable checked before every step, like `stop()` (e.g. whether a
+        stop file exists, for a run in another process)."""
         cfg, model, dev = self.cfg, self.model, self.device
         compiled = torch.compile(model) if cfg.compile else model
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -140,7 +134,6 @@ class Trainer:
         n = len(self.train_labels)
         per_epoch = math.ceil(n / cfg.batch_size)
         total = self.total_steps
-        autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if self.amp else nullcontext()
         fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
         model.train()
@@ -154,7 +147,7 @@ class Trainer:
             progress = self.step / total
             if cfg.max_seconds:
                 progress = max(progress, elapsed / cfg.max_seconds)
-            if self._stop.is_set():
+            if self._stop.is_set() or (should_stop is not None and should_stop()):
                 reason = "stopped"
             elif self.step >= total:
                 reason = "steps"
@@ -181,7 +174,7 @@ class Trainer:
             x = x.contiguous(memory_format=fmt)
             labels = self.train_labels[idx]
             # 2. forward and loss
-            with autocast:
+            with autocast(dev, self.amp):
                 loss = self._loss(compiled, x, labels, gen)
             # 3. step
             opt.zero_grad(set_to_none=True)
@@ -196,7 +189,14 @@ class Trainer:
         now = time.perf_counter()
         steps = max(self.step - last_step, 1)
         self.train_seconds += now - last_t
-        probe = self.probe(self.model, amp=self.amp)
+        # The probe runs at every event unless it would take more than cfg.probe_share of the
+        # time since the last one; the last event always has it.
+        probe = {}
+        wait = self._probe_cost * (1 - self.cfg.probe_share) / max(self.cfg.probe_share, 1e-6)
+        if reason or now - self._probe_at >= wait:
+            probe = self.probe(self.model, amp=self.amp)
+            self._probe_at = time.perf_counter()
+            self._probe_cost = self._probe_at - now
         return TrainEvent(
             step=self.step,
             epoch=self.step / per_epoch,
@@ -205,36 +205,32 @@ class Trainer:
             loss=float(loss_sum) / steps,
             pairs_per_s=2 * self.cfg.batch_size * (self.step - last_step) / max(now - last_t, 1e-9),
             lr=lr,
-            test_pair_accuracy=probe["test_pair_accuracy"],
-            threshold=probe["threshold"],
-            embeddings=probe["embeddings"],
-            labels=probe["labels"],
+            test_pair_accuracy=probe.get("test_pair_accuracy"),
+            threshold=probe.get("threshold"),
+            embeddings=probe.get("embeddings"),
+            labels=probe.get("labels"),
             done=bool(reason),
             reason=reason,
         )
 
-    def finalize(self, full_eval: bool = True) -> dict:
+    def finalize(self, full_eval: bool = True, fast: bool = False) -> dict:
         """Threshold and calibration from the validation split, plus (optionally) every test
-        metric: what a checkpoint carries."""
+        metric: what a checkpoint carries. fast: embed the validation images with the run's
+        bf16 autocast (2.6x faster on this AMX CPU, descriptors within ~1 %) for a page run
+        that must hand its model over at once; the CLI's checkpoints are chosen in fp32."""
         model = self.model.eval()
         if full_eval:
-            res = evaluate(model, self.data, amp=False)
-        else:
-            res = choose_threshold(model, self.data.val)
-        return res
+            return evaluate(model, self.data, amp=False)
+        return choose_threshold(model, self.data.val, amp=fast and self.amp)
 
     def checkpoint(self, result: dict) -> dict:
         """The checkpoint dict of the model as it is now; `result` comes from finalize()."""
-        from .checkpoint import make_checkpoint
-
         metrics = {k: v for k, v in result.items() if k not in ("calibration", "threshold")}
         return make_checkpoint(self.model, train_config=self.cfg.to_dict(), metrics=metrics,
                                threshold=result["threshold"], calibration=result["calibration"],
                                step=self.step)
 
     def save(self, path, result: dict) -> Path:
-        from .checkpoint import write_checkpoint
-
         return write_checkpoint(path, self.checkpoint(result))
 
 
@@ -279,15 +275,25 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     return cfg, a
 
 
+def set_threads(threads: int | None) -> None:
+    """torch's CPU threads for this thread and those it starts (None: leave torch's default)."""
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def main(argv=None) -> int:
     cfg, args = parse_args(argv)
-    model = None
+    model_config = init_state = None
     if args.init:
-        from .checkpoint import load_checkpoint
-
-        model, _ = load_checkpoint(args.init)
+        _, ckpt = load_checkpoint(args.init)
+        model_config, init_state = ModelConfig.from_dict(ckpt["model_config"]), ckpt["state_dict"]
+    set_threads(cfg.threads)
     t0 = time.perf_counter()
-    trainer = Trainer(cfg, model=model)
+    try:
+        trainer = Trainer(cfg, model_config=model_config, init_state=init_state)
+    except ValueError as e:  # an unavailable device, say
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"device {trainer.device} | amp {'bf16' if trainer.amp else 'off'} | loss {cfg.loss} | "
           f"{len(trainer.train_labels):,} training images | {trainer.total_steps} steps max", flush=True)
     last = None

@@ -1,6 +1,13 @@
-"""Shared fixtures. MNIST comes from ./data (git-ignored); if it is missing there, the four
-official archives are copied in from ../shared/data (never written to). Under CI=true a missing
-MNIST fails the run instead of skipping tests."""
+"""Shared fixtures, and markers derived from what each test needs.
+
+MNIST comes from ./data (git-ignored); if it is missing there, the four official archives are
+copied in from ../shared/data (never written to). Under CI=true a missing MNIST or Chromium
+fails the run instead of skipping tests.
+
+Markers (pytest.ini): a test that uses `data_root` (MNIST) is `integration`, one that uses the
+served page (`server`, `client`) is `app`, one that uses `browser` is `e2e`, whatever its module
+says; so `pytest -m "not integration and not app and not e2e"` is the pure unit tier.
+"""
 from __future__ import annotations
 
 import os
@@ -14,8 +21,24 @@ CHECKPOINT = ROOT / "checkpoints" / "siamese_mnist.pt"
 ARCHIVES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+NEEDS = {"data_root": "integration", "server": "app", "client": "app", "page_server": "app", "browser": "e2e"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, marker in NEEDS.items():
+            if fixture in item.fixturenames and marker not in item.keywords:
+                item.add_marker(marker)
+
+
+def _fail_or_skip(msg: str):
+    if IN_CI:
+        pytest.fail(msg + " (CI=true: these tests must not be skipped)")
+    pytest.skip(msg)
+
+
+# -- MNIST and the shipped model ----------------------------------------------------------------
 def mnist_root() -> Path | None:
     """The MNIST root for tests, or None when MNIST cannot be had."""
     root = Path(os.environ.get("SIAMESE_DATA_DIR") or ROOT / "data")
@@ -35,10 +58,7 @@ def mnist_root() -> Path | None:
 def data_root() -> Path:
     root = mnist_root()
     if root is None:
-        msg = "MNIST archives not found in ./data/MNIST/raw or ../shared/data/MNIST/raw"
-        if IN_CI:
-            pytest.fail(msg + " (CI=true: integration tests must not be skipped)")
-        pytest.skip(msg)
+        _fail_or_skip("MNIST archives not found in ./data/MNIST/raw or ../shared/data/MNIST/raw")
     return root
 
 
@@ -54,3 +74,70 @@ def comparator():
     from siamese import Comparator
 
     return Comparator.from_checkpoint(CHECKPOINT)
+
+
+# -- the page, served once for every app and browser test ----------------------------------------
+@pytest.fixture(scope="session")
+def page_server(comparator, data_root):
+    """The page (demo.app.build_demo) served in-process on a free loopback port, its MNIST
+    reference built; yields the Blocks."""
+    from .helpers import served_demo
+
+    with served_demo(comparator=comparator, data_dir=data_root) as demo:
+        assert demo.models.wait(180), "the MNIST reference did not build in time"
+        yield demo
+
+
+@pytest.fixture(scope="session")
+def server(page_server) -> str:
+    """The served page's URL."""
+    return page_server.local_url
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+# -- Chromium ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = os.environ.get("SIAMESE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        _fail_or_skip(f"Chromium not found at {path} (set SIAMESE_CHROMIUM)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _fail_or_skip("the playwright package is not installed")
+    from .browser import CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page (a new Gradio session) with both digit pads ready."""
+    from .browser import open_page
+
+    with open_page(browser, server) as pg:
+        pg.wait_for_selector("#sketch-a canvas")
+        pg.wait_for_selector("#sketch-b canvas")
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    """Where browser tests save screenshots: $SIAMESE_SCREENSHOTS, else a temp dir."""
+    d = Path(os.environ.get("SIAMESE_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d

@@ -1,53 +1,16 @@
 """The /compare API through gradio_client against a launched server, and `python app.py`."""
 from __future__ import annotations
 
-import contextlib
-import time
 import urllib.request
 
 import pytest
 
 from demo.examples import example_pairs
-from demo.measure import free_port, served_app
+from demo.measure.launch import served_app
 
-from .test_demo_handlers import bad_files
+from .helpers import bad_files, compare
 
 pytestmark = pytest.mark.app
-
-
-@contextlib.contextmanager
-def served_demo(**build_kwargs):
-    """demo.app.build_demo(**build_kwargs) served in-process on a free loopback port; yields
-    the Blocks (its URL: .local_url) and closes it afterwards."""
-    from demo.app import build_demo
-
-    demo = build_demo(**build_kwargs)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    try:
-        yield demo
-    finally:
-        demo.close()
-
-
-@pytest.fixture(scope="module")
-def server(comparator, data_root):
-    """The page served in-process on a free loopback port; yields its URL."""
-    with served_demo(comparator=comparator, data_dir=data_root) as demo:
-        yield demo.local_url
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    from gradio_client import Client
-
-    return Client(server, verbose=False)
-
-
-def compare(client, a, b):
-    from gradio_client import handle_file
-
-    return client.predict(handle_file(str(a)) if a else None, handle_file(str(b)) if b else None,
-                          api_name="/compare")
 
 
 def test_only_compare_and_retrain_are_public(client):
@@ -82,7 +45,7 @@ def test_bad_input_is_an_error_and_the_server_keeps_answering(client, tmp_path, 
     assert compare(client, good_a, good_b)["same"] is False
 
 
-def test_one_side_missing(client):
+def test_one_side_missing_is_a_clear_error_then_both_work(client):
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="two image files"):

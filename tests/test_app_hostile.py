@@ -7,16 +7,15 @@ import time
 import pytest
 
 from demo.examples import example_pairs
-from demo.measure import served_app
+from demo.measure.launch import served_app
 
-from .test_app_api import client, compare, server  # noqa: F401 (fixtures)
-from .test_hostile_inputs import EXPECT_OK, corpus
+from .helpers import EXPECT_OK, compare, corpus
 
 pytestmark = pytest.mark.app
 
 
 @pytest.mark.parametrize("name", sorted(corpus()))
-def test_hostile_files_through_compare(client, tmp_path, name):  # noqa: F811
+def test_hostile_files_through_compare(client, tmp_path, name):
     from gradio_client.exceptions import AppError
 
     path = tmp_path / "upload.png"
@@ -53,7 +52,6 @@ def test_uploads_are_deleted_after_the_cache_age(tmp_path):
     """SIAMESE_CACHE_SECONDS: uploaded files leave the server's disk once that old, and the page
     keeps answering (the disk of a public page must not fill up)."""
     from gradio_client import Client
-
     from PIL import Image, PngImagePlugin
 
     # The example digits with a text chunk added: a user's own files (the examples' own cached

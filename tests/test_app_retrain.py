@@ -1,26 +1,29 @@
-"""/retrain_api through gradio_client against a server launched in-process: progress streams,
-cancel frees the machine, a second client queues, /compare keeps answering meanwhile.
+"""/retrain_api through gradio_client against a server launched in-process: progress streams from
+a training process of its own, cancel frees the machine, a killed training process is an error
+and the next run works, a second client queues, /compare keeps answering meanwhile.
 
 (That the retrained model becomes the session's model in Compare is tested at the handler level
 in test_demo_retrain.py: session state is not reachable through the API.)"""
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import numpy as np
 import pytest
 
 from demo.examples import example_pairs
-from demo.training import MAX_SECONDS_ENV, machine_slot
+from demo.retrain.slot import MAX_SECONDS_ENV, machine_slot
 from siamese.checkpoint import load_checkpoint
 
-from .test_app_api import compare, server  # noqa: F401  (server: a fixture, launched per module)
+from .helpers import compare
 
 pytestmark = pytest.mark.app
 
 
 @pytest.fixture
-def client(server):  # noqa: F811
+def client(server):
     from gradio_client import Client
 
     return Client(server, verbose=False)
@@ -53,7 +56,9 @@ def test_retrain_streams_progress_and_returns_a_checkpoint(client):
     assert len(progress) >= 3
     steps = [p["step"] for p in progress]
     assert steps == sorted(steps) and steps[-1] > steps[0] >= 0
-    assert all(0 <= p["test_pair_accuracy"] <= 1 and p["pairs_per_s"] >= 0 for p in progress)
+    assert all(p["test_pair_accuracy"] is None or 0 <= p["test_pair_accuracy"] <= 1 for p in progress)
+    assert progress[-1]["test_pair_accuracy"] is not None and all(p["pairs_per_s"] >= 0 for p in progress)
+    assert {p["pid"] for p in progress} == {progress[0]["pid"]} != {os.getpid()}  # not the server's process
     final, path = updates[-1]
     assert final["status"] == "done" and final["reason"] == "time" and final["seconds"] == 4
     assert final["threshold"] is not None and 0 <= final["val_pair_accuracy"] <= 1
@@ -95,7 +100,21 @@ def test_cancel_ends_the_run_and_frees_the_slot(client):
     assert final["status"] == "done"
 
 
-def test_a_second_client_queues_while_compare_keeps_answering(server):  # noqa: F811
+def test_a_killed_training_process_is_an_error_and_the_next_run_works(client):
+    from gradio_client.exceptions import AppError
+
+    job = submit(client, seconds=60)
+    pid = first_update(job)[0]["pid"]
+    os.kill(pid, signal.SIGKILL)  # the OOM killer, say
+    with pytest.raises(AppError, match="killed"):
+        job.result()
+    wait_free()
+    assert compare(client, *example_pairs()[0])["same"] is True  # the server did not notice
+    final, _ = list(submit(client, seconds=2))[-1]
+    assert final["status"] == "done" and final["pid"] != pid
+
+
+def test_a_second_client_queues_while_compare_keeps_answering(server):
     from gradio_client import Client
     from gradio_client.utils import Status
 

@@ -3,12 +3,12 @@ import json
 
 import pytest
 
-from tests.test_cli import run
+from .helpers import run
 
 pytestmark = pytest.mark.integration
 
 
-def test_bench_smoke(data_root, tmp_path):
+def test_bench_prints_every_figure_and_writes_json(data_root, tmp_path):
     out = tmp_path / "bench.json"
     r = run("siamese.bench", "--data-dir", str(data_root), "--seconds", "1", "--budget", "4",
             "--target", "0.6", "--skip-app", "--json-out", str(out), timeout=600)
@@ -21,7 +21,7 @@ def test_bench_smoke(data_root, tmp_path):
     assert res["inference"]["compare_p50_ms"] > 0
 
 
-def test_bench_quick_retrain_smoke(data_root):
+def test_bench_retrain_scores_our_trainer_and_the_blogs(data_root):
     r = run("siamese.bench", "--data-dir", str(data_root), "--retrain-seconds", "2", timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "| our trainer |" in r.stdout and "| blog pipeline |" in r.stdout

@@ -5,7 +5,8 @@ import pickle
 import pytest
 import torch
 
-from siamese.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from siamese.checkpoint import (CheckpointError, checkpoint_bytes, checkpoint_from_bytes, load_checkpoint,
+                                make_checkpoint, save_checkpoint)
 from siamese.config import ModelConfig
 from siamese.model import SiameseNet
 
@@ -26,6 +27,20 @@ def test_round_trip_keeps_weights_config_and_metadata(tmp_path):
     assert model.config == net.config and not model.training
     assert ckpt["threshold"] == 1.25 and ckpt["step"] == 7 and ckpt["metrics"]["pair_accuracy"] == 0.5
     assert set(ckpt["versions"]) == {"siamese", "torch", "torchvision"}
+
+
+def test_checkpoints_cross_processes_as_bytes_that_load_like_a_file():
+    ckpt = make_checkpoint(small(), threshold=0.5, step=3)
+    back = checkpoint_from_bytes(checkpoint_bytes(ckpt))
+    assert back["step"] == 3 and torch.equal(back["state_dict"]["head.weight"], ckpt["state_dict"]["head.weight"])
+
+
+def test_a_checkpoint_without_a_threshold_is_refused_by_the_comparator():
+    from siamese import Comparator
+
+    ckpt = make_checkpoint(small())  # no threshold: no verdict can be given
+    with pytest.raises(CheckpointError, match="no decision threshold"):
+        Comparator.from_checkpoint_dict(ckpt)
 
 
 class Evil:
@@ -96,7 +111,7 @@ def test_process_killed_mid_save_leaves_a_loadable_file(tmp_path):
     import sys
     import time
 
-    from tests.conftest import ROOT
+    from .helpers import ROOT
 
     path = tmp_path / "m.pt"
     proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], cwd=ROOT,

@@ -1,26 +1,19 @@
 """Command-line entry points, smoke-run as a newcomer would."""
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
-
-
-def run(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+from .helpers import run
 
 
 @pytest.mark.parametrize("module", ["siamese.train", "siamese.evaluate"])
-def test_help(module):
+def test_entry_points_explain_their_options(module):
     r = run(module, "--help")
     assert r.returncode == 0 and "--data-dir" in r.stdout
 
 
 @pytest.mark.integration
-def test_train_then_evaluate_smoke(data_root, tmp_path):
+def test_train_writes_a_checkpoint_that_evaluate_scores(data_root, tmp_path):
     out = tmp_path / "smoke.pt"
     r = run("siamese.train", "--data-dir", str(data_root), "--max-steps", "20", "--batch-size", "64",
             "--eval-size", "200", "--no-eval", "--out", str(out))

@@ -5,7 +5,8 @@ import torch
 from PIL import Image
 
 from siamese import BlankImageError
-from tests.test_preprocess import draw
+
+from .helpers import draw
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +43,14 @@ def test_accepts_every_documented_input(comparator, mnist, tmp_path):
         assert r.same, type(other)
 
 
-def test_drawn_sevens_and_ones(comparator):
+def test_two_drawn_sevens_match_and_a_one_does_not(comparator):
     seven_a, seven_b = draw(), draw(points=[(0.15, 0.2), (0.85, 0.2), (0.5, 0.95)], width=20)
     one = draw(points=[(0.5, 0.1), (0.5, 0.9)])
     assert comparator.compare(seven_a, seven_b).same
     assert not comparator.compare(seven_a, one).same
 
 
-def test_batched_api(comparator, mnist):
+def test_batches_embed_like_single_images_and_score_pairs(comparator, mnist):
     images = mnist.test.images[:6]  # (6, 28, 28) uint8, already MNIST format
     emb = comparator.embed(images)
     assert emb.shape == (6, 512) and emb.dtype == torch.float32

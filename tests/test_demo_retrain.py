@@ -1,31 +1,33 @@
-"""The Retrain tab's Python side without a server: demo.retrain_views and the handlers of
-demo.retrain_tab, called the way Gradio calls them (a request with a session hash)."""
+"""The Retrain tab's Python side without a server: demo.retrain.views and the handlers of
+demo.retrain.handlers, called the way Gradio calls them (a request with a session hash)."""
 from __future__ import annotations
 
 import threading
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 import pytest
-import torch
 
-from demo import retrain_views as rv
 from demo.inputs import DRAW, EMPTY_SKETCH
 from demo.models import SHIPPED, Models
-from demo.retrain_tab import RetrainHandlers, presets
-from demo.training import SessionModels, TrainingSlot
+from demo.retrain import views as rv
+from demo.retrain.handlers import RetrainHandlers, presets
+from demo.retrain.sessions import SessionModels
+from demo.retrain.slot import TrainingSlot
 from siamese.checkpoint import load_checkpoint
-from siamese.train import TrainEvent
+from siamese.job import JobUpdate
+from siamese.worker import ProcessRunner
 
-from .test_demo_handlers import sketch
+from .helpers import sketch
 
 
-def event(step=10, elapsed=2.0, acc=0.8, done=False, n=50, d=8, seed=0) -> TrainEvent:
-    g = torch.Generator().manual_seed(seed)
-    return TrainEvent(step=step, epoch=step / 100, elapsed=elapsed, train_seconds=elapsed, loss=0.5,
-                      pairs_per_s=5000.0, lr=1e-3, test_pair_accuracy=acc, threshold=0.1,
-                      embeddings=torch.randn(n, d, generator=g), labels=torch.arange(n) % 10, done=done,
-                      reason="time" if done else "")
+def event(step=10, elapsed=2.0, acc=0.8, done=False, n=50, seed=0) -> JobUpdate:
+    g = np.random.default_rng(seed)
+    return JobUpdate(step=step, epoch=step / 100, elapsed=elapsed, train_seconds=elapsed, loss=0.5,
+                     pairs_per_s=5000.0, lr=1e-3, test_pair_accuracy=acc,
+                     map_xy=g.uniform(-3, 3, (n, 2)).astype(np.float32), map_labels=np.arange(n) % 10, done=done,
+                     reason="time" if done else "", device="cpu", pid=1234, threads=2)
 
 
 # -- views ---------------------------------------------------------------------------------------
@@ -39,18 +41,14 @@ def test_curves_skip_the_stepless_event_and_frame_the_rest():
     assert list(acc.columns) == ["seconds", "accuracy"] and list(acc["accuracy"]) == [0.7]
 
 
-def test_map_is_sorted_by_digit_bounded_and_does_not_mirror():
-    ev = event(n=200, d=16)
-    ev.embeddings[:, 0] *= 5  # a clear first axis
-    view = rv.MapView()
-    first = view.frame(ev.embeddings, ev.labels)
-    assert list(first.columns) == ["x", "y", "digit"] and len(first) == 200
-    assert list(first["digit"]) == sorted(first["digit"], key=int)
-    assert first[["x", "y"]].abs().to_numpy().max() <= rv.MAP_LIMIT
-    # each refresh's axes agree with the previous map's (PCA alone may flip their signs)
-    axes = view.pca.axes.clone()
-    view.frame(-ev.embeddings + 0.01 * torch.randn(200, 16), ev.labels)
-    assert (view.pca.axes * axes).sum(0).min() > 0.9
+def test_map_frame_keeps_each_point_with_its_digit_sorted_by_digit():
+    ev = event(n=200)
+    frame = rv.map_frame(ev.map_xy, ev.map_labels)
+    assert list(frame.columns) == ["x", "y", "digit"] and len(frame) == 200
+    assert list(frame["digit"]) == sorted(frame["digit"], key=int)
+    k = int(np.flatnonzero(ev.map_labels == 3)[0])  # the first 3 keeps its place on the map
+    first3 = frame[frame["digit"] == "3"].iloc[0]
+    assert (first3["x"], first3["y"]) == pytest.approx(tuple(ev.map_xy[k].round(3)), abs=1e-3)
 
 
 def test_stats_and_cards_say_what_happened():
@@ -95,8 +93,8 @@ def models(comparator, data_root):
 
 @pytest.fixture
 def h(models, data_root, tmp_path):
-    return RetrainHandlers(models, TrainingSlot(nice=0), SessionModels(models, tmp_path), data_root,
-                           {"tiny": 3.0, "long": 60.0})
+    return RetrainHandlers(models, TrainingSlot(runner=ProcessRunner(nice=0)), SessionModels(models, tmp_path),
+                           data_root, {"tiny": 3.0, "long": 60.0})
 
 
 def train(h, owner="alice", length="tiny", loss="bce", init="scratch", key=SHIPPED, on_update=None):
@@ -130,7 +128,7 @@ def test_train_streams_plots_and_ends_with_a_session_model(h, models):
     assert prop(use_shipped, "visible") is True and prop(use_mine, "visible") is False
     _, ckpt = load_checkpoint(prop(download, "value")["path"])  # Gradio has copied it to its cache
     assert ckpt["train_config"]["loss"] == "bce" and ckpt["train_config"]["max_seconds"] == 3.0
-    assert ckpt["train_config"]["data_dir"] is None  # no server paths in a download
+    assert ckpt["train_config"].get("data_dir") is None  # no server paths in a download
     # another session sees nothing of it
     row, banner, card, *_ = h.show_model(SHIPPED, request=req("bob"))
     assert prop(row, "visible") is False and banner == "" and 'data-model="shipped"' in card
@@ -221,7 +219,7 @@ def test_bad_requests_are_errors(h, tmp_path, models):
         train(h, length="forever")
     with pytest.raises(gr.Error, match="loss must be one of"):
         train(h, loss="hinge")
-    no_data = RetrainHandlers(models, TrainingSlot(nice=0), SessionModels(models, tmp_path / "s"),
+    no_data = RetrainHandlers(models, TrainingSlot(runner=ProcessRunner(nice=0)), SessionModels(models, tmp_path / "s"),
                               tmp_path / "empty", {"tiny": 3.0})
     with pytest.raises(gr.Error, match="MNIST"):
         train(no_data)

@@ -1,4 +1,4 @@
-"""The teaching tabs' handlers (demo.teach*), called as plain functions with the shipped
+"""The teaching tabs' handlers (demo.teach.*), called as plain functions with the shipped
 checkpoint and MNIST, then with a second model registered the way the Retrain tab registers a
 session's model, and without MNIST."""
 from __future__ import annotations
@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from demo import teach_embedding as E
-from demo import teach_losses as LO
-from demo import teach_oneshot as O
-from demo import teach_threshold as TT
-from demo.handlers import Shown
+from demo.compare.handlers import Shown
 from demo.models import SHIPPED, Models
-from demo.teach import TeachCache
+from demo.teach import embedding as E
+from demo.teach import losses as LO
+from demo.teach import oneshot as O
+from demo.teach import threshold as TT
+from demo.teach.tabs import teach_cache
 from siamese import Comparator
 from siamese.evaluate import choose_threshold
 
-from .test_demo_handlers import blank_sketch, sketch
+from .helpers import blank_sketch, sketch
 
 PCA, TSNE = "PCA (linear)", "t-SNE (non-linear)"
 
@@ -62,7 +62,7 @@ def models(comparator, data_root):
 
 @pytest.fixture(scope="module")
 def cache(models):
-    return TeachCache(models)
+    return teach_cache(models)
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +250,7 @@ def test_every_view_follows_the_sessions_own_model(cache, models, comparator, mn
 def test_without_mnist_the_views_say_so(comparator, tmp_path):
     offline = Models(comparator, data_dir=tmp_path / "no_mnist", download=False).start()
     assert offline.wait(60)
-    cache = TeachCache(offline)
+    cache = teach_cache(offline)
     html, info, timer = E.render(cache, SHIPPED, None, PCA)
     assert 'data-state="unavailable"' in html and "not available" in html and not timer.active
     assert 'data-state="unavailable"' in TT.render(cache, SHIPPED, None, None)[1]

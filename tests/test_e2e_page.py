@@ -5,143 +5,16 @@ under CI=true. Screenshots go to $SIAMESE_SCREENSHOTS (default: pytest's tmp dir
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from demo.examples import example_pairs
 
-from .test_app_api import served_demo
+from .browser import ONE, SEVEN, draw, open_page, press_compare, wait_brush, wait_verdict
+from .helpers import served_demo
 
 pytestmark = pytest.mark.e2e
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TIMEOUT_S = 40  # a loaded 2-core machine can take a while per event
-
-# Strokes as fractions of the canvas's shown size, from its centre (x right, y down).
-SEVEN = [[(-0.22, -0.25), (0.22, -0.25), (0.0, 0.3)]]
-ONE = [[(0.02, -0.3), (-0.02, 0.3)]]
-
-
-def _fail_or_skip(msg: str):
-    if IN_CI:
-        pytest.fail(msg + " (CI=true: browser tests must not be skipped)")
-    pytest.skip(msg)
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    path = os.environ.get("SIAMESE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        _fail_or_skip(f"Chromium not found at {path} (set SIAMESE_CHROMIUM)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _fail_or_skip("the playwright package is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def url(comparator, data_root):
-    with served_demo(comparator=comparator, data_dir=data_root) as demo:
-        assert demo.models.wait(180)
-        yield demo.local_url
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    d = Path(os.environ.get("SIAMESE_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-@contextlib.contextmanager
-def open_page(browser, url: str):
-    """A new browser context (a new Gradio session) with `url` loaded; closed afterwards."""
-    context = browser.new_context(viewport={"width": 1360, "height": 1000})
-    try:
-        pg = context.new_page()
-        pg.set_default_timeout(TIMEOUT_S * 1000)
-        pg.goto(url)
-        yield pg
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def page(browser, url):
-    """A fresh page (a new Gradio session) with both digit pads ready."""
-    with open_page(browser, url) as pg:
-        pg.wait_for_selector("#sketch-a canvas")
-        pg.wait_for_selector("#sketch-b canvas")
-        yield pg
-
-
-# -- helpers -----------------------------------------------------------------------------------
-def brush_selected(pg, side: str) -> bool:
-    return pg.locator(f"#sketch-{side} .toolbar-wrap button").first.evaluate(
-        "b => b.classList.contains('highlight')")
-
-
-def wait_brush(pg, side: str):
-    deadline = time.monotonic() + TIMEOUT_S
-    while not brush_selected(pg, side):
-        assert time.monotonic() < deadline, f"brush never selected on pad {side}"
-        pg.wait_for_timeout(100)
-
-
-def draw(pg, side: str, strokes):
-    wait_brush(pg, side)
-    canvas = pg.locator(f"#sketch-{side} canvas").first
-    canvas.scroll_into_view_if_needed()  # the mouse only reaches what is on screen
-    box = canvas.bounding_box()
-    cx, cy, w, h = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"], box["height"]
-    s = min(w, h)
-    for stroke in strokes:
-        (x0, y0), rest = stroke[0], stroke[1:]
-        pg.mouse.move(cx + x0 * s, cy + y0 * s)
-        pg.mouse.down()
-        for x, y in rest:
-            pg.mouse.move(cx + x * s, cy + y * s, steps=15)
-        pg.mouse.up()
-
-
-def verdict(pg) -> str:
-    return pg.locator("#verdict .verdict-card").first.get_attribute("data-verdict") or ""
-
-
-def wait_verdict(pg, allowed=("same", "different"), settle_ms: int = 600) -> str:
-    """Wait until the verdict is one of `allowed` and stays so (events may still be landing)."""
-    deadline = time.monotonic() + TIMEOUT_S
-    last, since = None, time.monotonic()
-    while True:
-        v = verdict(pg)
-        busy = "processing" in pg.locator("#verdict").inner_text()
-        if v != last or busy:
-            last, since = v, time.monotonic()
-        elif v in allowed and (time.monotonic() - since) * 1000 >= settle_ms:
-            return v
-        assert time.monotonic() < deadline, f"verdict stuck at {v!r}: {pg.locator('#verdict').inner_text()!r}"
-        pg.wait_for_timeout(100)
-
-
-def press_compare(pg) -> str:
-    pg.click("#compare-btn")
-    pg.wait_for_timeout(300)
-    return wait_verdict(pg)
 
 
 # -- tests -------------------------------------------------------------------------------------

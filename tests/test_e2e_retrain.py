@@ -8,11 +8,10 @@ import time
 
 import pytest
 
-from demo.training import machine_slot
+from demo.retrain.slot import machine_slot
 from siamese.checkpoint import load_checkpoint
 
-from .test_e2e_page import (ONE, SEVEN, TIMEOUT_S, browser, chromium_path, draw, open_page, page,  # noqa: F401
-                            shots, url, wait_verdict)
+from .browser import ONE, SEVEN, draw, open_page, wait_until, wait_verdict
 
 pytestmark = pytest.mark.e2e
 
@@ -31,27 +30,20 @@ def step(pg) -> int:
     return int(pg.locator("#retrain-stats .rt-stats").get_attribute("data-step") or 0)
 
 
-def wait_for(pg, cond, what: str, timeout: float = TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        pg.wait_for_timeout(100)
-
-
 def start_training(pg, length: str = "short"):
     pg.click("#tab-retrain-button")
     pg.locator("#retrain-length label", has_text=length).click()
     pg.click("#retrain-start")
-    wait_for(pg, lambda: map_points(pg) >= 1000 and step(pg) > 0, "the first map")
+    wait_until(pg, lambda: map_points(pg) >= 1000 and step(pg) > 0, "the first map")
 
 
 def test_start_watch_stop_use_download_and_go_back(page, shots, tmp_path):
     start_training(page)
     first_map, first_step = map_signature(page), step(page)
     assert page.locator("#retrain-stop").is_enabled() and not page.locator("#retrain-start").is_enabled()
-    wait_for(page, lambda: step(page) > first_step and map_signature(page) != first_map, "the map to move")
+    wait_until(page, lambda: step(page) > first_step and map_signature(page) != first_map, "the map to move")
     bar = page.locator("#retrain-progress [role='progressbar']")
-    wait_for(page, lambda: bar.count() == 1 and " s of 10 s" in (bar.get_attribute("aria-label") or ""),
+    wait_until(page, lambda: bar.count() == 1 and " s of 10 s" in (bar.get_attribute("aria-label") or ""),
              "the progress bar")
     # the progress bar sits in its own box: none of it covers the plots
     assert page.locator("#retrain-map [data-testid='status-tracker'] .progress-bar").count() == 0
@@ -94,8 +86,8 @@ def test_start_watch_stop_use_download_and_go_back(page, shots, tmp_path):
     assert page.locator("#retrain-use-mine").is_visible()
 
 
-def test_closing_the_tab_ends_the_run(browser, url):  # noqa: F811
-    with open_page(browser, url) as pg:
+def test_closing_the_tab_ends_the_run(browser, server):
+    with open_page(browser, server) as pg:
         pg.wait_for_selector("#tab-retrain-button")
         start_training(pg, "longer")
         run = machine_slot().current

@@ -1,45 +1,16 @@
 """The teaching tabs in headless Chromium: each view opens and draws its plot, responds to the
 learner (hover, drawing, slider, steps), with the shipped model and with another one.
 
-Uses tests/test_e2e_page.py's browser, server and drawing helpers (Chromium missing: skip
-locally, FAIL under CI=true). Screenshots go to $SIAMESE_SCREENSHOTS (default: pytest's tmp dir).
+Chromium missing: skip locally, FAIL under CI=true. Screenshots go to $SIAMESE_SCREENSHOTS (default: pytest's tmp dir).
 """
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from .test_app_api import served_demo
-from .test_e2e_page import (  # noqa: F401  (fixtures are used by name)
-    ONE,
-    SEVEN,
-    TIMEOUT_S,
-    browser,
-    chromium_path,
-    draw,
-    open_page,
-    page,
-    shots,
-    url,
-    wait_verdict,
-)
+from .browser import ONE, SEVEN, draw, open_page, open_tab, wait_until, wait_verdict
+from .helpers import served_demo
 
 pytestmark = pytest.mark.e2e
-
-
-def open_tab(pg, name: str) -> None:
-    pg.click(f"#tab-{name}-button")
-
-
-def wait_until(pg, check, what: str, timeout: float = TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        pg.wait_for_timeout(100)
 
 
 # -- Embedding space ------------------------------------------------------------------------------
@@ -151,7 +122,7 @@ def test_losses_formulas_and_the_toy_steps(page, shots):
 def test_views_follow_a_model_retrained_on_the_page(browser, comparator, data_root, shots, monkeypatch):
     """Retrain for 4 s on the Retrain tab (from scratch, the blog's loss): the session now uses
     that model, and every teaching view builds its own lessons for it (a new user's page)."""
-    from demo.training import MAX_SECONDS_ENV
+    from demo.retrain.slot import MAX_SECONDS_ENV
 
     monkeypatch.setenv(MAX_SECONDS_ENV, "4")  # the only length the Retrain tab then offers
     with (served_demo(comparator=comparator, data_dir=data_root) as demo,

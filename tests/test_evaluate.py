@@ -6,7 +6,8 @@ import torch
 from siamese.checkpoint import load_checkpoint
 from siamese.evaluate import evaluate
 from siamese.preprocess import to_mnist
-from tests.conftest import CHECKPOINT
+
+from .conftest import CHECKPOINT
 
 pytestmark = pytest.mark.integration
 

@@ -41,7 +41,7 @@ def test_head_distance_gives_the_head_probability(net):
     assert torch.allclose(p_head, torch.sigmoid(c - net.distance(ea, eb)), atol=1e-5)
 
 
-def test_euclidean_metric():
+def test_euclidean_metric_is_the_plain_distance():
     net = SiameseNet(ModelConfig(metric="euclidean"))
     a, b = torch.zeros(1, 512), torch.zeros(1, 512)
     b[0, :2] = torch.tensor([3.0, 4.0])

@@ -42,7 +42,7 @@ def test_batch_pairs_are_balanced_and_labelled_right():
     assert ((labels[a] == labels[b]).float() == same).all()
 
 
-def test_batch_triplets():
+def test_batch_triplets_pair_each_anchor_with_a_positive_and_a_negative():
     a, p, n = batch_triplets(LABELS, torch.Generator().manual_seed(0))
     assert len(a) == len(LABELS)
     assert (LABELS[a] == LABELS[p]).all() and (LABELS[a] != LABELS[n]).all()

@@ -3,20 +3,11 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from siamese.preprocess import (BlankImageError, ImageError, ImageTooLargeError, open_image,
-                                to_mnist)
+from siamese.preprocess import BlankImageError, ImageError, ImageTooLargeError, open_image, to_mnist
 
-SEVEN = [(0.2, 0.15), (0.8, 0.15), (0.45, 0.9)]  # a 7 as a polyline, in canvas fractions
-
-
-def draw(points=SEVEN, size=280, width=24, offset=(0, 0), scale=1.0, ink=0, paper=255, mode="L"):
-    img = Image.new(mode, (size, size), paper)
-    pts = [(offset[0] + size * (0.5 + (x - 0.5) * scale), offset[1] + size * (0.5 + (y - 0.5) * scale))
-           for x, y in points]
-    ImageDraw.Draw(img).line(pts, fill=ink, width=width, joint="curve")
-    return img
+from .helpers import draw
 
 
 def com(a):

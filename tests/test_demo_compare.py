@@ -1,59 +1,21 @@
-"""demo.handlers, demo.views, demo.inputs, demo.models: the page's Python side, no server."""
+"""demo.compare (handlers, views), demo.views, demo.distance_plot, demo.inputs, demo.models: the
+Compare tab's Python side, no server."""
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pytest
 
-from demo import handlers, views
-from demo.examples import draw_strokes, example_pairs
+from demo import distance_plot, views
+from demo.compare import handlers
+from demo.compare import views as compare_views
+from demo.examples import example_pairs
 from demo.inputs import DRAW, EMPTY_SKETCH, UPLOAD, digit_upload, side_image, sketch_image
 from demo.models import SHIPPED, Models
 
-
-# -- inputs the way Gradio hands them over ---------------------------------------------------
-def sketch(digit: str) -> dict:
-    """A Sketchpad value with `digit` drawn: RGBA composite, white paper, black ink."""
-    return {"background": None, "layers": [], "composite": np.asarray(draw_strokes(digit, size=(280, 280)))}
-
-
-def blank_sketch() -> dict:
-    return {"background": None, "layers": [], "composite": np.full((280, 280, 4), 255, np.uint8)}
-
-
-def png_bomb(path: Path, side: int = 7000) -> Path:
-    """A valid greyscale PNG of side x side pixels (49 M > the 40 M limit) in ~50 kB."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    c = zlib.compressobj(9)
-    row = b"\x00" * (side + 1)
-    idat = b"".join(c.compress(row) for _ in range(side)) + c.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-    return path
-
-
-def bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
-    """name -> (file, a phrase the error message must contain)."""
-    from PIL import Image
-
-    tmp.mkdir(parents=True, exist_ok=True)
-    Image.new("L", (1, 1), 0).save(tmp / "one_pixel.png")
-    Image.new("L", (64, 64), 255).save(tmp / "blank.png")
-    (tmp / "notes.txt").write_text("this is not an image")
-    good = Path(example_pairs()[0][0]).read_bytes()
-    (tmp / "truncated.png").write_bytes(good[:200])
-    return {
-        "one_pixel": (tmp / "one_pixel.png", "1x1"),
-        "blank": (tmp / "blank.png", "blank"),
-        "not_an_image": (tmp / "notes.txt", "not a readable image"),
-        "corrupt": (tmp / "truncated.png", "not a readable image"),
-        "bomb": (png_bomb(tmp / "bomb.png"), "limit"),
-    }
+from .helpers import bad_files, blank_sketch, sketch
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -104,7 +66,7 @@ def test_different_digits_are_different(models):
     assert "are 1s" in out[5]
 
 
-def test_upload_and_drawing_mix(models):
+def test_an_upload_and_a_drawing_compare(models):
     a, b = example_pairs()[0]  # 7 drawn, 7 in DejaVu Sans
     assert verdict_of(run(models, a, sketch("7"), mode_a=UPLOAD)) == "same"
     assert verdict_of(run(models, a, b, mode_a=UPLOAD, mode_b=UPLOAD)) == "same"
@@ -114,7 +76,7 @@ def test_upload_and_drawing_mix(models):
 
 
 @pytest.mark.parametrize("pair", range(len(example_pairs())))
-def test_example_pairs_compare(models, pair):
+def test_every_example_pair_gets_a_verdict(models, pair):
     a, b = example_pairs()[pair]
     assert Path(a).exists() and Path(b).exists()
     assert verdict_of(run(models, a, b, mode_a=UPLOAD, mode_b=UPLOAD)) in ("same", "different")
@@ -151,7 +113,7 @@ def test_missing_side_is_a_hint_then_an_error(models, a, b, expect):
         run(models, sa, sb, strict=True)
 
 
-def test_blank_canvas(models):
+def test_blank_canvas_is_a_hint_not_an_error(models):
     out = run(models, blank_sketch(), sketch("4"))
     assert verdict_of(out) == "hint" and "Digit A" in out[0] and "blank" in out[0]
     with pytest.raises(gr.Error, match="Digit A: the image looks blank"):
@@ -159,7 +121,7 @@ def test_blank_canvas(models):
 
 
 @pytest.mark.parametrize("name", ["one_pixel", "blank", "not_an_image", "corrupt", "bomb"])
-def test_bad_uploads(models, tmp_path_factory, name):
+def test_bad_uploads_say_which_side_and_why(models, tmp_path_factory, name):
     path, phrase = bad_files(tmp_path_factory.mktemp("bad"))[name]
     out = run(models, sketch("7"), str(path), mode_b=UPLOAD)
     assert verdict_of(out) in ("hint", "error") and phrase in out[0] and "Digit B" in out[0]
@@ -171,7 +133,7 @@ def test_bad_uploads(models, tmp_path_factory, name):
 
 
 # -- the API function --------------------------------------------------------------------------
-def test_compare_files(models):
+def test_compare_files_returns_the_verdict_as_json(models):
     a, b = example_pairs()[1]
     r = handlers.compare_files(models, a, b)
     assert set(r) >= {"distance", "same_probability", "same", "threshold", "verdict"}
@@ -180,13 +142,13 @@ def test_compare_files(models):
 
 
 @pytest.mark.parametrize("name", ["one_pixel", "blank", "not_an_image", "corrupt", "bomb"])
-def test_compare_files_bad_input(models, tmp_path_factory, name):
+def test_compare_files_bad_input_is_a_clear_error(models, tmp_path_factory, name):
     path, phrase = bad_files(tmp_path_factory.mktemp("bad"))[name]
     with pytest.raises(gr.Error, match=f"image_a: .*{phrase}"):
         handlers.compare_files(models, str(path), example_pairs()[0][0])
 
 
-def test_compare_files_needs_two(models):
+def test_compare_files_needs_two_files(models):
     with pytest.raises(gr.Error, match="two image files"):
         handlers.compare_files(models, example_pairs()[0][0], None)
 
@@ -203,7 +165,7 @@ def test_without_mnist_everything_else_works(offline_models):
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def test_sketch_and_side_image():
+def test_a_side_means_the_input_of_its_front_tab():
     assert sketch_image(None) is None and sketch_image(EMPTY_SKETCH) is None
     s = sketch("4")
     assert sketch_image(s).shape == (280, 280, 4)
@@ -225,7 +187,7 @@ def test_digit_upload_does_not_decode(tmp_path):
 
 
 # -- views -------------------------------------------------------------------------------------
-def test_fmt_and_network_view():
+def test_numbers_read_well_and_the_network_view_keeps_every_pixel():
     assert views.fmt(15.834) == "15.8" and views.fmt(-2.3149) == "\u22122.31" and views.fmt(0.01234) == "0.0123"
     assert views.fmt(-3.7e-6) == "0" and views.fmt(12345.6) == "12346"
     img = np.zeros((28, 28), np.float32)
@@ -237,29 +199,29 @@ def test_fmt_and_network_view():
 @pytest.mark.parametrize("d, t, p, verdict", [
     (-3.0, 2.7, 0.99, "same"), (2.0, 2.7, 0.4, "same"), (20.0, 2.7, 0.0, "different"), (3.0, 2.7, 0.6, "different"),
 ])
-def test_verdict_text(d, t, p, verdict):
-    v, head, say = views.verdict_text(d, p, t)
+def test_verdict_follows_the_threshold_and_flags_borderline_pairs(d, t, p, verdict):
+    v, head, say = compare_views.verdict_text(d, p, t)
     assert v == verdict and head and say
     if (verdict == "same") != (p >= 0.5):
         assert "borderline" in say
 
 
 def test_distance_svg_clamps_far_pairs():
-    svg = views.distance_svg(2.7, 1e6, ref_range=(-20.0, 40.0))
+    svg = distance_plot.distance_svg(2.7, 1e6, ref_range=(-20.0, 40.0))
     assert "\u25b6" in svg  # off the right edge: an arrow, not a marker outside the plot
     assert "this pair" in svg and "called same" in svg
 
 
-def test_nice_ticks():
-    assert views.nice_ticks(-20, 45) == [-20, 0, 20, 40]
-    assert views.nice_ticks(-0.05, 1.0) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+def test_axis_ticks_are_round_numbers_inside_the_range():
+    assert distance_plot.nice_ticks(-20, 45) == [-20, 0, 20, 40]
+    assert distance_plot.nice_ticks(-0.05, 1.0) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
 
 
 @pytest.mark.parametrize("threshold", [-20.0, 0.0, 40.0])
 def test_side_labels_stay_inside_and_apart(threshold):
     import re
 
-    svg = views.distance_svg(threshold, None, ref_range=(-20.0, 40.0))
+    svg = distance_plot.distance_svg(threshold, None, ref_range=(-20.0, 40.0))
     end_same = float(re.search(r'x="([\d.]+)"[^>]*class="side same"', svg).group(1))
     start_diff = float(re.search(r'x="([\d.]+)"[^>]*class="side diff"', svg).group(1))
-    assert end_same - 88 >= 0 and start_diff + 118 <= views.W and start_diff > end_same
+    assert end_same - 88 >= 0 and start_diff + 118 <= distance_plot.W and start_diff > end_same

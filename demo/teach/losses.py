@@ -1,6 +1,6 @@
 """The "Losses" tab: the three training losses with their formulas, and a 2-D toy that shows
 what each one pulls together and pushes apart. The toy's forces are the gradients of the real
-`siamese.losses` functions (siamese.teaching.toy_losses); "Step" moves the points by them."""
+`siamese.losses` functions (siamese.toy.toy_losses); "Step" moves the points by them."""
 from __future__ import annotations
 
 import time
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
-from siamese.teaching import ToyLoss, toy_losses, toy_step
+from siamese.toy import ToyLoss, toy_losses, toy_step
 
-from .teach import teach_head
+from .common import teach_head
 
 LOSSES = {"Cross-entropy (the blog's)": "bce", "Contrastive": "contrastive", "Triplet": "triplet"}
 LAYOUTS = {

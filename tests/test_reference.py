@@ -2,30 +2,16 @@
 checkpoint and test set."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 
 from siamese.reference import Reference
 
-
-class StubComparator:
-    """Descriptor = the first two pixels of row 0; Euclidean distance. Easy to work out by hand."""
-
-    device = torch.device("cpu")
-    model = SimpleNamespace(metric_weights=lambda: None)
-
-    def embed(self, images, fast=None):
-        x = torch.as_tensor(np.asarray(images)).float()
-        return x[:, 0, :2]
-
-    def distance(self, a, b):
-        return (a - b).pow(2).sum(-1).sqrt()
+from .helpers import StubComparator
 
 
-def stub_reference():
+def four_digits():
     images = torch.zeros(4, 28, 28, dtype=torch.uint8)
     images[:, 0, :2] = torch.tensor([[0, 0], [0, 1], [5, 0], [5, 1]], dtype=torch.uint8)
     labels = torch.tensor([0, 0, 1, 1])
@@ -33,22 +19,22 @@ def stub_reference():
 
 
 def test_pairs_split_by_class():
-    ref = stub_reference()
+    ref = four_digits()
     # Each image's only same-class partner is 1 away; every different pair is 5 or sqrt(26).
     assert np.allclose(ref.same_distances, 1.0) and len(ref.same_distances) == 4
     assert len(ref.different_distances) == 4
     assert all(d in (pytest.approx(5.0), pytest.approx(26 ** 0.5)) for d in ref.different_distances)
 
 
-def test_confusion_at():
-    ref = stub_reference()
+def test_confusion_at_counts_the_fixed_pairs():
+    ref = four_digits()
     assert ref.confusion_at(2.0)["accuracy"] == 1.0
     c = ref.confusion_at(0.5)  # everything called different
     assert c["accuracy"] == 0.5 and c["tp"] == 0 and c["tn"] == 4
 
 
 def test_nearest_by_hand():
-    ref = stub_reference()
+    ref = four_digits()
     q = np.zeros((1, 28, 28), np.float32)
     q[0, 0, :2] = [5.0, 0.2]
     (nn,) = ref.nearest(q, k=3)
@@ -60,7 +46,7 @@ def test_nearest_by_hand():
 
 
 def test_histogram_is_a_density():
-    ref = stub_reference()
+    ref = four_digits()
     edges, same, diff = ref.histogram(0.0, 6.0, bins=12)
     width = edges[1] - edges[0]
     assert len(edges) == 13 and (same.sum() * width) == pytest.approx(1) and (diff.sum() * width) == pytest.approx(1)

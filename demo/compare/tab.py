@@ -1,21 +1,19 @@
 """The Compare tab: two digit inputs, the verdict and what explains it. Layout and wiring only;
-the work is in demo.handlers."""
+the work is in demo.compare.handlers."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
 
 import gradio as gr
 
+from ..distance_plot import slider_span, slider_value
+from ..examples import example_pairs
+from ..inputs import CANVAS, DRAW, EMPTY_SKETCH, UPLOAD, digit_pad, digit_upload
+from ..models import Models
 from . import handlers, views
-from .examples import example_pairs
 from .howitworks import how_it_works_html
-from .inputs import DRAW, EMPTY_SKETCH, UPLOAD, digit_upload
-from .models import Models
 
-CANVAS = 280  # px; with a brush radius of 12 a stroke keeps about MNIST's width at 28 x 28
-BRUSH_RADIUS = 12
 START_HINT = "Draw or upload two digits, one on each side."
 
 
@@ -53,12 +51,7 @@ def _side(name: str) -> Side:
         gr.HTML(f'<div class="side-title">Digit {name}</div>')
         with gr.Tabs(elem_id=f"tabs-{n}") as tabs:
             with gr.Tab("Draw", id=DRAW, elem_id=f"tab-draw-{n}") as draw_tab:
-                sketch = gr.Sketchpad(
-                    elem_id=f"sketch-{n}", elem_classes="digit-pad", show_label=False,
-                    canvas_size=(CANVAS, CANVAS), layers=False, type="numpy", format="png",
-                    brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-                    eraser=gr.Eraser(default_size=16), buttons=[], height=CANVAS + 80,
-                )
+                sketch = digit_pad(f"sketch-{n}")
             with gr.Tab("Upload", id=UPLOAD, elem_id=f"tab-upload-{n}") as upload_tab:
                 upload = digit_upload(
                     elem_id=f"upload-{n}", show_label=False, sources=["upload", "clipboard"],
@@ -69,23 +62,9 @@ def _side(name: str) -> Side:
     return Side(sketch, upload, gr.State(DRAW), tabs, draw_tab, upload_tab, clear)
 
 
-def _slider_span(threshold: float, span: tuple[float, float]) -> tuple[float, float, float]:
-    """(minimum, maximum, step) for the threshold slider over `span` (the bulk of the test-pair
-    distances, or of the example pairs' before MNIST is there) and the threshold."""
-    lo, hi = views.plot_range(threshold, None, span)
-    digits = -math.floor(math.log10((hi - lo) / 200))
-    step = 10.0 ** -digits
-    return round(math.floor(lo / step) * step, digits), round(math.ceil(hi / step) * step, digits), step
-
-
-def _slider_value(threshold: float, step: float) -> float:
-    """The threshold shown to step precision (the model's own, exact, decides the API)."""
-    return round(threshold, max(0, -math.floor(math.log10(step))))
-
-
 def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) -> CompareTab:
     cmp = models.comparator(None)
-    lo, hi, step = _slider_span(cmp.threshold, handlers.example_distance_span(cmp))
+    lo, hi, step = slider_span(cmp.threshold, handlers.example_distance_span(cmp))
 
     status = gr.Markdown("", elem_id="data-status")
     with gr.Row(equal_height=False):
@@ -107,7 +86,7 @@ def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) ->
                            examples_per_page=8, api_visibility="private")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=360):
-            threshold = gr.Slider(lo, hi, value=_slider_value(cmp.threshold, step), step=step, label="Decision threshold",
+            threshold = gr.Slider(lo, hi, value=slider_value(cmp.threshold, step), step=step, label="Decision threshold",
                                   info="'Same' when the distance is at most this. Default: the model's own.",
                                   elem_id="threshold", buttons=["reset"])
             plot = gr.HTML(views.plot_html(cmp.threshold, None, None, "loading"), elem_id="plot")
@@ -156,7 +135,7 @@ def _wire(models: Models, model_key: gr.State, t: CompareTab, examples: gr.Examp
         """Until the reference is there (or known missing): keep the status line; then show it."""
         state = models.status(key)
         if state == "loading":
-            msg = ("\u23f3 Loading the 10,000 MNIST test digits for the nearest neighbours and the "
+            msg = ("\u23f3 Loading the MNIST test digits for the nearest neighbours and the "
                    "distance distributions\u2026")
             return (gr.Markdown(msg, visible=True),) + (gr.skip(),) * 5 + (gr.Timer(active=True),)
         cmp = models.comparator(key)
@@ -168,8 +147,8 @@ def _wire(models: Models, model_key: gr.State, t: CompareTab, examples: gr.Examp
         else:
             msg, ref = "", models.reference(key)
         span = ref.distance_range() if ref is not None else handlers.example_distance_span(cmp)
-        lo, hi, step = _slider_span(cmp.threshold, span)
-        threshold = _slider_value(min(max(float(threshold), lo), hi), step)
+        lo, hi, step = slider_span(cmp.threshold, span)
+        threshold = slider_value(min(max(float(threshold), lo), hi), step)
         slider = gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold)
         if shown is None:
             panels = handlers.idle_outputs(models, key, START_HINT, threshold)

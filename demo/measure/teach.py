@@ -1,8 +1,8 @@
 """Load times of the teaching views on this machine: each view's handler, cold and warm, and
 optionally the same in Chromium (click on the tab -> its plot drawn).
 
-    .venv/bin/python -m demo.measure_teach              # handlers only, 5 rounds
-    .venv/bin/python -m demo.measure_teach --browser    # and Chromium, through a served page
+    .venv/bin/python -m demo.measure.teach              # handlers only, 5 rounds
+    .venv/bin/python -m demo.measure.teach --browser    # and Chromium, through a served page
 
 Handlers. Cold: the first call for a model whose views were never computed (a fresh TeachCache
 over an already built Reference; the Reference itself, the test set's embeddings, is timed
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _median_ms(xs) -> float:
@@ -33,14 +33,14 @@ def handler_times(rounds: int, data_dir) -> dict:
     from siamese import Comparator
     from siamese.reference import Reference
 
-    from . import teach_embedding as E
-    from . import teach_losses as LO
-    from . import teach_oneshot as O
-    from . import teach_threshold as TT
-    from .examples import draw_strokes
-    from .handlers import Shown
-    from .models import SHIPPED, Models
-    from .teach import TeachCache
+    from ..compare.handlers import Shown
+    from ..examples import draw_strokes
+    from ..models import SHIPPED, Models
+    from ..teach import embedding as E
+    from ..teach import losses as LO
+    from ..teach import oneshot as O
+    from ..teach import threshold as TT
+    from ..teach.tabs import teach_cache
 
     cmp = Comparator.from_checkpoint(ROOT / "checkpoints" / "siamese_mnist.pt")
     models = Models(cmp, data_dir=data_dir).start()
@@ -67,7 +67,7 @@ def handler_times(rounds: int, data_dir) -> dict:
     for name, fn in views.items():
         cold, warm = [], []
         for _ in range(rounds):
-            cache = TeachCache(models)  # nothing computed yet for this model
+            cache = teach_cache(models)  # nothing computed yet for this model
             t = time.perf_counter()
             fn(cache)
             cold.append(time.perf_counter() - t)
@@ -79,7 +79,7 @@ def handler_times(rounds: int, data_dir) -> dict:
         out[name] = {"cold_ms": _median_ms(cold), "warm_ms": _median_ms(warm)}
     tsne = []
     for _ in range(max(1, rounds // 2)):
-        cache = TeachCache(models)
+        cache = teach_cache(models)
         t = time.perf_counter()
         cache.start_tsne(ref)
         cache.drain()  # on the t-SNE worker, one thread, as on the page
@@ -99,8 +99,8 @@ def browser_times(rounds: int, data_dir) -> dict:
     in the background then); later sessions find everything computed."""
     from playwright.sync_api import sync_playwright
 
-    from .app import build_demo
-    from .measure import free_port
+    from ..app import build_demo
+    from .launch import free_port
 
     demo = build_demo(data_dir=data_dir)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
@@ -138,7 +138,7 @@ def browser_times(rounds: int, data_dir) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m demo.measure_teach", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m demo.measure.teach", description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5, help="repetitions, median reported (default 5)")
     p.add_argument("--data-dir", default=None, help="MNIST root (default: $SIAMESE_DATA_DIR or ./data)")
     p.add_argument("--browser", action="store_true", help="also time the tabs in headless Chromium")

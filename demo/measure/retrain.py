@@ -1,7 +1,7 @@
 """Retraining on a served page, measured through gradio_client on loopback:
 
-    .venv/bin/python -m demo.measure_retrain                 # 30 s retrain, 150 compares idle and during
-    .venv/bin/python -m demo.measure_retrain --seconds 10 --json
+    .venv/bin/python -m demo.measure.retrain                 # 30 s retrain, 150 compares idle and during
+    .venv/bin/python -m demo.measure.retrain --seconds 10 --json
 
 1. a from-scratch retrain (blog loss, default lr) through /retrain_api with nothing else going
    on: its curve (seconds, probe test pair accuracy), final probe accuracy, steps, pairs/s, and
@@ -24,8 +24,8 @@ import time
 
 import numpy as np
 
-from .examples import example_pairs
-from .measure import loopback_client, print_report, served_app
+from ..examples import example_pairs
+from .launch import loopback_client, print_report, served_app
 
 
 def _percentiles(times: list[float]) -> dict:
@@ -47,7 +47,7 @@ def _compare_loop(client, pairs, stop: threading.Event, calls: int, gap: float) 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m demo.measure_retrain", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m demo.measure.retrain", description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=30.0, help="length of the measured retrain (default 30)")
     p.add_argument("--calls", type=int, default=150, help="/compare calls idle (and at most during the run)")
     p.add_argument("--gap", type=float, default=0.1, help="pause between /compare calls, seconds")
@@ -102,11 +102,13 @@ def main(argv=None) -> int:
 
 def _summary(job, final: dict, path: str, data_dir, curve: bool = True) -> dict:
     out = {"steps": final["step"], "epochs": final["epoch"], "elapsed_s": final["elapsed_s"],
+           "pid": final["pid"], "device": final["device"],
            "pairs_per_s": round(2 * 256 * final["step"] / max(final["elapsed_s"], 1e-9)),
            "probe_test_pair_accuracy": final["test_pair_accuracy"],
            "fixed_test_pairs_accuracy": _full_accuracy(path, data_dir)}
     if curve:
-        out["curve"] = [(u[0]["elapsed_s"], u[0]["test_pair_accuracy"]) for u in job.outputs()]
+        out["curve"] = [(u[0]["elapsed_s"], u[0]["test_pair_accuracy"]) for u in job.outputs()
+                        if u[0]["test_pair_accuracy"] is not None]  # updates that ran the probe
     return out
 
 

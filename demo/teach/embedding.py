@@ -1,4 +1,4 @@
-"""The "Embedding space" tab: 1,000 MNIST test digits where the model puts them, in 2-D.
+"""The "Embedding space" tab: MNIST test digits where the model puts them, in 2-D.
 
 An inline SVG (one circle per digit, coloured by class) in a gr.HTML whose `js_on_load` shows
 the digit under the pointer: the digits travel once per map as one PNG sprite sheet, and the
@@ -13,11 +13,14 @@ import gradio as gr
 import numpy as np
 import torch
 
+from siamese.data import NUM_CLASSES
+from siamese.projection import MAP_PER_CLASS, EmbeddingMap, map_features
 from siamese.reference import Reference
-from siamese.teaching import EmbeddingMap, Lessons, map_features
 
-from .teach import DIGIT_COLOURS, TeachCache, status_html, teach_head
-from .views import fmt, png_data_uri
+from ..views import DIGIT_COLOURS, fmt, png_data_uri
+from .cache import TeachCache
+from .common import status_html, teach_head
+from .lessons import Lessons
 
 METHODS = {"PCA (linear)": "pca", "t-SNE (non-linear)": "tsne"}
 W, H, H_MIN, PAD = 720, 560, 360, 26  # the SVG's viewBox (its height fits the map) and margin
@@ -26,7 +29,7 @@ TILE = 84  # px: a tooltip digit (28 x 3)
 
 INTRO = """<div class="teach-intro"><h3>Embedding space</h3>
 <p>The tower turns every digit into {dim} numbers, its <i>descriptor</i>. Here are the descriptors
-of 1,000 MNIST test digits (100 of each), squeezed into two dimensions so we can look at them.
+of {n:,} MNIST test digits ({per} of each), squeezed into two dimensions so we can look at them.
 A network that learned to compare digits puts the same digit drawn by different people close
 together: each colour should form its own island. <b>Hover over a dot</b> to see its digit;
 click a digit in the legend to show only that class.</p></div>"""
@@ -293,7 +296,7 @@ def _render(cache: TeachCache, ref: Reference, shown, method_label: str):
 def build(cache: TeachCache, model_key: gr.State, shown: gr.State) -> EmbeddingTab:
     dim = cache.models.comparator(None).model.config.embedding_dim
     with gr.Tab("Embedding space", id="embedding", elem_id="tab-embedding") as tab:
-        gr.HTML(INTRO.format(dim=dim), head=teach_head())
+        gr.HTML(INTRO.format(dim=dim, n=MAP_PER_CLASS * NUM_CLASSES, per=MAP_PER_CLASS), head=teach_head())
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 emb_map = gr.HTML(status_html("loading", cache.models, "the map"), elem_id="emb-map",

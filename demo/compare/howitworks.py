@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from siamese import Comparator
 
-from .views import DIFF_COLOUR, SAME_COLOUR, fmt
+from ..views import DIFF_COLOUR, SAME_COLOUR, fmt
 
 DIAGRAM = """<svg class="how-svg" viewBox="0 0 360 330" role="img" aria-label="diagram of the siamese network">
 <defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -48,8 +48,8 @@ def how_it_works_html(cmp: Comparator) -> str:
     m = cmp.metrics
     facts = [f"threshold {fmt(cmp.threshold)} (chosen on validation pairs, never on test)"]
     if "pair_accuracy" in m:
-        facts.append(f"{m['pair_accuracy'] * 100:.1f}% right on {int(m.get('num_test_pairs', 20000)):,} "
-                     f"fixed test pairs")
+        on = f"{int(m['num_test_pairs']):,} " if "num_test_pairs" in m else ""
+        facts.append(f"{m['pair_accuracy'] * 100:.1f}% right on {on}fixed test pairs")
     if "roc_auc" in m:
         facts.append(f"ROC AUC {m['roc_auc']:.4f}")
     return f"""<div class="how">

@@ -1,44 +1,20 @@
-"""The teaching tabs (issue 5): Embedding space, One-shot, Threshold & errors, Losses.
-
-    build_teaching_tabs(models, model_key, compare_tab, blocks)   # inside the page's gr.Tabs
-
-Each tab lives in its own module (demo.teach_embedding, _oneshot, _threshold, _losses): layout,
-wiring, handlers (plain functions, tested without a server) and the HTML they show. This module
-holds what they share: the per-model cache of `siamese.teaching.Lessons`, the "still loading"
-card, the stylesheet and small HTML helpers.
-
-Every view follows the session's `model_key` (the shipped model, or the session's retrained
-one): it renders when its tab is selected, from the model's Reference (demo.models) and the
-Lessons kept for that Reference, and polls with a gr.Timer while the Reference is being built.
-"""
+"""The per-model work the teaching views share: `TeachCache` keeps one `Lessons` per model and
+runs the views' computing on two single-threaded workers."""
 from __future__ import annotations
 
-import html
 import logging
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import gradio as gr
 import torch
 
 from siamese.reference import Reference
-from siamese.teaching import Lessons
 
-from .models import SHIPPED, Models
+from ..models import Models
+from .lessons import Lessons
 
 log = logging.getLogger(__name__)
-CSS_PATH = Path(__file__).resolve().parent / "assets" / "teach.css"
-# Tableau 10: distinct for the ten digits, readable on white and on dark grey.
-DIGIT_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#8c8c8c")
-
-
-def teach_head() -> str:
-    """The stylesheet, for the `head` of one gr.HTML per tab (tabs render lazily, and the
-    first one a learner opens must have it)."""
-    return f'<style data-teach-css="1">{CSS_PATH.read_text()}</style>'
 
 
 def _one_thread() -> None:
@@ -59,8 +35,11 @@ class TeachCache:
     caller waits) and the t-SNE maps (seconds, in the background), one at a time each.
     """
 
-    def __init__(self, models: Models):
+    def __init__(self, models: Models, prepare=()):
+        """prepare: functions (Reference, Lessons) -> None, each computing one view's cheap parts
+        for a model (`warm` runs them all once per model)."""
         self.models = models
+        self._prepare = tuple(prepare)
         self._lessons: "weakref.WeakKeyDictionary[Reference, Lessons]" = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._quick = ThreadPoolExecutor(1, thread_name_prefix="teach", initializer=_one_thread)
@@ -100,12 +79,9 @@ class TeachCache:
             self._warmed.add(les)
 
         def work(ref):
-            from . import teach_embedding, teach_oneshot, teach_threshold
-
             try:
-                teach_embedding.prepare(ref, les)
-                teach_threshold.prepare(ref, les)
-                teach_oneshot.prepare(ref, les)
+                for prepare in self._prepare:
+                    prepare(ref, les)
             except Exception:
                 log.exception("warming the teaching views failed")
 
@@ -141,37 +117,3 @@ class TeachCache:
                 log.exception("t-SNE map failed")
 
         self._slow.submit(work, les)
-
-
-def status_html(status: str, models: Models, what: str) -> str:
-    """The card shown while the model's Reference is loading, or when it cannot be had."""
-    if status == "loading":
-        text = (f"\u23f3 Embedding the 10,000 MNIST test digits with this model for {what}\u2026 "
-                f"(a few seconds, once per model)")
-        kind = "loading"
-    else:
-        why = models.data_error or "its test-set reference could not be built"
-        text = f"\u2139\ufe0f {what[0].upper()}{what[1:]} needs the MNIST test set, which is not available here ({why})."
-        kind = "unavailable"
-    return f'<div class="teach-note {kind}" data-state="{kind}">{html.escape(text)}</div>'
-
-
-def pct(x: float, digits: int = 1) -> str:
-    return f"{x * 100:.{digits}f}%"
-
-
-def build_teaching_tabs(models: Models, model_key: gr.State, compare_tab, blocks: gr.Blocks) -> dict:
-    """Add the four teaching tabs to the current gr.Tabs. `compare_tab` (demo.compare_tab's
-    CompareTab) gives the embedding map the last comparison's two digits. Returns the tabs'
-    handles by name, for tests."""
-    from . import teach_embedding, teach_losses, teach_oneshot, teach_threshold
-
-    cache = TeachCache(models)
-    cache.warm_when_ready(SHIPPED)
-    return {
-        "embedding": teach_embedding.build(cache, model_key, compare_tab.shown),
-        "oneshot": teach_oneshot.build(cache, model_key),
-        "threshold": teach_threshold.build(cache, model_key),
-        "losses": teach_losses.build(models.comparator(None).model.config.embedding_dim),
-        "cache": cache,
-    }

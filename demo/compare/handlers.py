@@ -1,8 +1,8 @@
 """Event handlers of the Compare tab and the /compare API, as plain functions of Gradio values.
 
 They turn inputs into arrays (demo.inputs), call `siamese` (Comparator, Reference) and turn the
-results into component values (demo.views). The page wires them in demo.compare_tab; tests call
-them directly.
+results into component values (demo.compare.views). demo.compare.tab wires them into the page;
+tests call them directly.
 """
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import numpy as np
 
 from siamese import BlankImageError, Comparator, Comparison, ImageError
 
+from ..examples import example_pairs
+from ..inputs import side_image
+from ..models import SHIPPED, Models
+from ..views import network_view
 from . import views
-from .examples import example_pairs
-from .inputs import side_image
-from .models import SHIPPED, Models
 
 N_NEIGHBOURS = 8
 
@@ -94,7 +95,7 @@ def shown_outputs(models: Models, key: str, shown: Shown, threshold: float):
         nn_a, nn_b = ref.nearest(np.stack([shown.image_a, shown.image_b]), k=N_NEIGHBOURS)
         shown.guesses = (str(views.majority(nn_a)[0]), str(views.majority(nn_b)[0]))
     return (views.verdict_html(shown.distance, shown.same_probability, threshold, shown.guesses),
-            views.network_view(shown.image_a), views.network_view(shown.image_b),
+            network_view(shown.image_a), network_view(shown.image_b),
             views.plot_html(threshold, shown.distance, ref, status),
             views.neighbours_html("A", nn_a, status), views.neighbours_html("B", nn_b, status),
             shown)

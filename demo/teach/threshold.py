@@ -1,20 +1,21 @@
-"""The "Threshold & errors" tab: the ROC curve on the 20,000 fixed test pairs with the chosen
+"""The "Threshold & errors" tab: the ROC curve on the fixed test pairs with the chosen
 threshold marked, accuracy / precision / recall there, both pair-distance distributions, and
 the pairs the model gets most wrong."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 
+from siamese.metrics import PairExample, RocCurve
 from siamese.reference import Reference
-from siamese.teaching import Lessons, PairExample, RocCurve
 
-from . import views
-from .teach import TeachCache, pct, status_html, teach_head
-from .views import fmt, png_data_uri
+from ..distance_plot import distance_svg, plot_range, slider_span, slider_value
+from ..views import fmt, pct, png_data_uri
+from .cache import TeachCache
+from .common import status_html, teach_head
+from .lessons import Lessons
 
 N_WORST = 8
 INTRO = """<div class="teach-intro"><h3>Threshold and errors</h3>
@@ -22,7 +23,7 @@ INTRO = """<div class="teach-intro"><h3>Threshold and errors</h3>
 threshold. Each threshold trades one kind of mistake for the other. The ROC curve shows every
 trade at once: how many <span class="same-word">same pairs</span> are recognised (true-positive
 rate) against how many <span class="diff-word">different pairs</span> are wrongly called same
-(false-positive rate), over the 20,000 fixed MNIST test pairs. <b>Move the threshold</b> and watch
+(false-positive rate), over the fixed MNIST test pairs. <b>Move the threshold</b> and watch
 the point travel along the curve.</p></div>"""
 
 
@@ -129,7 +130,8 @@ def scores_html(ref: Reference, threshold: float) -> str:
     c = ref.confusion_at(threshold)
     cmp = ref.comparator
     own = abs(threshold - cmp.threshold) < 1e-9
-    tiles = [("accuracy", c["accuracy"], "of all 20,000 pairs judged right"),
+    n = len(ref.pair_distances)
+    tiles = [("accuracy", c["accuracy"], f"of all {n:,} test pairs judged right"),
              ("precision", c["precision"], "of the pairs called <i>same</i> really are the same digit"),
              ("recall", c["recall"], "of the same-digit pairs are called <i>same</i>")]
     cells = "".join(f'<div class="score" data-score="{name}"><b>{pct(v, 2)}</b><span>{name}</span><small>{why}</small></div>'
@@ -143,8 +145,8 @@ def scores_html(ref: Reference, threshold: float) -> str:
 
 
 def dist_html(ref: Reference, threshold: float) -> str:
-    lo, hi = views.plot_range(threshold, None, ref.distance_range())
-    svg = views.distance_svg(threshold, None, ref.histogram(lo, hi, bins=48))
+    lo, hi = plot_range(threshold, None, ref.distance_range())
+    svg = distance_svg(threshold, None, ref.histogram(lo, hi, bins=48))
     legend = (f'<div class="plot-legend"><span class="key same"></span>same digit ({len(ref.same_distances):,} pairs)'
               f'<span class="key diff"></span>different digits ({len(ref.different_distances):,} pairs)</div>')
     return (f'<div class="teach-dist"><div class="teach-sub">The same pairs as distances: the threshold cuts '
@@ -171,7 +173,7 @@ def mistakes_html(ref: Reference, les: Lessons, threshold: float) -> str:
     same_cards = "".join(_pair_card(ref, p, threshold) for p in far)
     diff_cards = "".join(_pair_card(ref, p, threshold) for p in close)
     return f"""<div class="mistakes">
-<h4>Where it fails: the worst pairs among the 20,000</h4>
+<h4>Where it fails: the worst pairs among the {len(ref.pair_distances):,}</h4>
 <p class="muted">At threshold {fmt(threshold)} the model misses <b>{c['fn']}</b> same-digit pairs and raises
 <b>{c['fp']}</b> false alarms. These are the pairs it gets most wrong, whatever the threshold: often
 an unusual handwriting, a digit cut off, or two digits that really do look alike.</p>
@@ -179,20 +181,6 @@ an unusual handwriting, a digit cut off, or two digits that really do look alike
 (largest distances)</div><div class="mk-grid">{same_cards}</div></div>
 <div class="mk-group" id="mk-diff"><div class="mk-title"><span class="key diff"></span>Different digits, but close
 (smallest distances)</div><div class="mk-grid">{diff_cards}</div></div></div>"""
-
-
-def slider_span(ref: Reference, threshold: float) -> tuple[float, float, float]:
-    """(minimum, maximum, step): the bulk of the test-pair distances and the threshold, in
-    1,000 to 10,000 steps (fine enough to walk the ROC curve's steep corner)."""
-    lo, hi = ref.distance_range()
-    lo, hi = min(lo, threshold), max(hi, threshold)
-    step = 10.0 ** math.floor(math.log10(max(hi - lo, 1e-9) / 1000))
-    digits = step_digits(step)
-    return round(math.floor(lo / step) * step, digits), round(math.ceil(hi / step) * step, digits), step
-
-
-def step_digits(step: float) -> int:
-    return max(0, -int(math.floor(math.log10(step))))
 
 
 def prepare(ref: Reference, les: Lessons) -> None:
@@ -217,14 +205,14 @@ def _render(cache: TeachCache, ref: Reference, key: str, threshold: float | None
     cache.warm(ref)
     cmp = ref.comparator
     fresh = reset or key_shown != key or threshold is None
-    lo, hi, step = slider_span(ref, cmp.threshold)
+    lo, hi, step = slider_span(cmp.threshold, ref.distance_range())
     # The slider shows the threshold to its step; the model's own value is used exactly until
     # the learner moves it (a value within half a step of it counts as the model's own).
     t = float(threshold) if not fresh else cmp.threshold
     if abs(t - cmp.threshold) <= step / 2:
         t = cmp.threshold
     t = min(max(t, lo), hi)
-    slider = (gr.Slider(minimum=lo, maximum=hi, step=step, value=round(t, step_digits(step)))
+    slider = (gr.Slider(minimum=lo, maximum=hi, step=step, value=slider_value(t, step))
               if fresh else gr.skip())
     return (slider, roc_svg(les, les.roc(), t), scores_html(ref, t), dist_html(ref, t),
             mistakes_html(ref, les, t), key, gr.Timer(active=False))

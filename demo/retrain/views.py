@@ -1,6 +1,6 @@
 """Training progress -> what the Retrain tab shows: pandas frames for the curves and the
-embedding map, and small HTML cards. Pure functions of numbers, plus `Curves` / `MapView`,
-which keep what one run has shown so far."""
+embedding map, and small HTML cards. Pure functions of numbers, plus `Curves`, which keeps
+what one run has shown so far."""
 from __future__ import annotations
 
 import html
@@ -8,15 +8,13 @@ import html
 import numpy as np
 import pandas as pd
 
-from siamese.projection import PCA2
-from siamese.train import TrainEvent
+from siamese.job import JobUpdate
 
-from .views import fmt
+from ..views import DIGIT_COLOURS as PALETTE
+from ..views import fmt
 
-# Ten digit colours (Tableau 10): told apart by most people, stable from one update to the next.
-DIGIT_COLOURS = {str(d): c for d, c in enumerate(
-    ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#555555"])}
-MAP_LIMIT = 3.2  # the map shows +-this many standard deviations of the points on each axis
+DIGIT_COLOURS = {str(d): c for d, c in enumerate(PALETTE)}  # the scatter plot's color_map
+PROGRESS_IDLE = '<div class="rt-progress-idle">The progress bar shows here while a model trains.</div>'
 LOSS_NAMES = {"bce": "cross-entropy (the blog's)", "contrastive": "contrastive", "triplet": "triplet"}
 INIT_NAMES = {"scratch": "random weights", "shipped": "the pretrained model", "current": "your current model"}
 
@@ -38,7 +36,7 @@ class Curves:
         self.loss: list[float] = []
         self.accuracy: list[float] = []
 
-    def add(self, ev: TrainEvent) -> None:
+    def add(self, ev: JobUpdate) -> None:
         if ev.step == 0:  # an event before any step (a stop at once) has no loss to show
             return
         self.seconds.append(round(ev.elapsed, 2))
@@ -52,34 +50,20 @@ class Curves:
         return pd.DataFrame({"seconds": self.seconds, "accuracy": self.accuracy}).dropna()
 
 
-class MapView:
-    """The probe's test embeddings as a 2-D PCA map, its axes kept from flipping between
-    refreshes and its scale normalised (the embeddings grow as the network learns)."""
-
-    def __init__(self):
-        self.pca: PCA2 | None = None
-
-    def frame(self, embeddings, labels) -> pd.DataFrame:
-        """(N, D) embeddings, (N,) labels -> columns x, y in [-MAP_LIMIT, MAP_LIMIT] and digit,
-        sorted by digit (the legend lists digits in the order they first appear)."""
-        self.pca = PCA2(embeddings, align_to=self.pca)
-        xy = self.pca(embeddings).numpy()  # (N, 2)
-        # Each axis scaled so that 99 % of the points fit: the map fills its square whatever
-        # the network's scale (which grows as it learns); the rest sit on the edge.
-        xy = xy - np.median(xy, axis=0)
-        scale = np.percentile(np.abs(xy), 99, axis=0)  # (2,)
-        xy = np.clip(xy / np.where(scale > 0, scale, 1.0) * (MAP_LIMIT * 0.92), -MAP_LIMIT, MAP_LIMIT)
-        digits = np.asarray(labels).astype(int)
-        order = np.argsort(digits, kind="stable")
-        return pd.DataFrame({"x": xy[order, 0].round(3), "y": xy[order, 1].round(3),
-                             "digit": [str(v) for v in digits[order]]})
+def map_frame(xy: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """A job's live map ((N, 2) in [-MAP_LIMIT, MAP_LIMIT], (N,) labels) -> columns x, y and
+    digit, sorted by digit (the legend lists digits in the order they first appear)."""
+    digits = np.asarray(labels).astype(int)
+    order = np.argsort(digits, kind="stable")
+    return pd.DataFrame({"x": xy[order, 0].round(3), "y": xy[order, 1].round(3),
+                         "digit": [str(v) for v in digits[order]]})
 
 
 def _cell(value: str, label: str, cls: str = "") -> str:
     return f'<div class="rt-stat {cls}"><b>{value}</b><span>{label}</span></div>'
 
 
-def stats_html(ev: TrainEvent | None, seconds: float, running: bool = True) -> str:
+def stats_html(ev: JobUpdate | None, seconds: float, running: bool = True) -> str:
     """The numbers under the controls: elapsed, steps, pairs/s, loss, accuracy."""
     if ev is None:
         cells = [_cell("\u2013", "elapsed"), _cell("\u2013", "steps"), _cell("\u2013", "pairs / s"),
@@ -102,13 +86,14 @@ def status_html(text: str, kind: str = "info") -> str:
     return f'<div class="rt-status {kind}" data-kind="{kind}"><span class="rt-dot"></span><span>{text}</span></div>'
 
 
-def summary(run_cfg: dict, ev: TrainEvent | None, result: dict | None, init: str, stopped: bool) -> dict:
+def summary(run_cfg: dict, ev: JobUpdate | None, result: dict | None, init: str, stopped: bool) -> dict:
     """What the page says about a finished run (kept with the session's model)."""
     return {
         "loss": run_cfg.get("loss"), "lr": run_cfg.get("lr"), "init": init,
         "seconds": round(ev.elapsed, 1) if ev else 0.0, "planned_seconds": run_cfg.get("max_seconds"),
         "steps": ev.step if ev else 0, "epochs": round(ev.epoch, 2) if ev else 0.0,
         "probe_test_pair_accuracy": ev.test_pair_accuracy if ev else None,
+        "probe_pairs": 2 * int(run_cfg.get("eval_size") or 0),  # fixed_pairs: a same and a different pair each
         "val_pair_accuracy": (result or {}).get("val_pair_accuracy"),
         "threshold": (result or {}).get("threshold"), "stopped": stopped,
     }
@@ -127,7 +112,8 @@ def model_card_html(s: dict | None, in_use: bool) -> str:
         return ('<div class="rt-model none" data-model="shipped">Compare uses the <b>pretrained model</b>. '
                 'Train one here and it becomes yours, for this browser tab only.</div>')
     acc = s.get("probe_test_pair_accuracy")
-    acc = "" if acc is None else f" Test pair accuracy on the 2,000-pair probe: <b>{acc * 100:.1f}%</b>."
+    acc = "" if acc is None else (f" Test pair accuracy on the {s.get('probe_pairs', 0):,}-pair probe: "
+                                  f"<b>{acc * 100:.1f}%</b>.")
     if in_use:
         head = "Your retrained model is now used in the Compare tab."
         tail = " Other visitors keep the pretrained model."

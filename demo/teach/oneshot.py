@@ -11,13 +11,14 @@ import numpy as np
 import torch
 
 from siamese import BlankImageError, ImageError
+from siamese.data import NUM_CLASSES
+from siamese.oneshot import class_references, one_shot_ranking
 from siamese.reference import Reference
-from siamese.teaching import NUM_CLASSES, class_references, one_shot_ranking
 
-from .compare_tab import BRUSH_RADIUS, CANVAS
-from .inputs import EMPTY_SKETCH, sketch_image
-from .teach import TeachCache, pct, status_html, teach_head
-from .views import fmt, png_data_uri
+from ..inputs import EMPTY_SKETCH, digit_pad, sketch_image
+from ..views import fmt, pct, png_data_uri
+from .cache import TeachCache
+from .common import status_html, teach_head
 
 INTRO = """<div class="teach-intro"><h3>One-shot classification</h3>
 <p>The siamese network was never taught ten classes: it only answers <i>"same digit or not?"</i>.
@@ -111,8 +112,9 @@ def accuracy_html(ref: Reference, accuracy: float) -> str:
     source = ("from this model's evaluation" if "one_shot_accuracy" in ref.comparator.metrics
               else "measured here for this model")
     return (f'<div class="os-acc" data-accuracy="{accuracy:.6f}"><b>{pct(accuracy)}</b>'
-            f'<span>one-shot accuracy on MNIST</span><small>Each of the 10,000 test digits against one random '
-            f'reference per class; the most likely <i>same</i> wins ({source}). Guessing would get 10%.</small></div>')
+            f'<span>one-shot accuracy on MNIST</span><small>Each of the {len(ref.labels):,} test digits against one random '
+            f'reference per class; the most likely <i>same</i> wins ({source}). Guessing would get '
+            f'{pct(1 / NUM_CLASSES, 0)}.</small></div>')
 
 
 def prepare(ref: Reference, les) -> None:
@@ -170,12 +172,7 @@ def build(cache: TeachCache, model_key: gr.State) -> OneShotTab:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300, elem_classes="side"):
                 gr.HTML('<div class="side-title">Your digit</div>')
-                sketch = gr.Sketchpad(
-                    elem_id="sketch-oneshot", elem_classes="digit-pad", show_label=False,
-                    canvas_size=(CANVAS, CANVAS), layers=False, type="numpy", format="png",
-                    brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-                    eraser=gr.Eraser(default_size=16), buttons=[], height=CANVAS + 80,
-                )
+                sketch = digit_pad("sketch-oneshot")
                 clear = gr.Button("Clear", elem_id="oneshot-clear", size="sm", variant="secondary")
                 with gr.Group(elem_classes="os-own"):
                     gr.HTML('<div class="os-own-title">Teach it your handwriting: make this drawing the '

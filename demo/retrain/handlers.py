@@ -1,0 +1,278 @@
+"""The Retrain tab's event handlers and the /retrain_api endpoint, as plain methods of Gradio
+values (`RetrainHandlers`, which tests call directly). Who may train when is decided by
+demo.retrain.slot; what a run leaves behind is kept by demo.retrain.sessions.
+
+/retrain_api (gradio_client: `client.submit(loss=, seconds=, lr=, init=,
+api_name="/retrain_api")`) streams progress dicts, the last one with the checkpoint file.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from siamese.checkpoint import make_checkpoint, write_checkpoint
+from siamese.data import DataUnavailableError
+from siamese.job import JobUpdate
+
+from ..compare import handlers as compare_handlers
+from ..distance_plot import slider_span, slider_value
+from ..models import SHIPPED, Models
+from .runners import RunnerNote
+from .sessions import SessionModels, checkpoint_name
+from .slot import PRESETS, Busy, Cancelled, TrainingSlot, max_train_seconds, plan_run
+from .views import (
+    LOSS_NAMES,
+    PROGRESS_IDLE,
+    Curves,
+    banner_html,
+    empty_curve,
+    map_frame,
+    model_card_html,
+    stats_html,
+    status_html,
+    summary,
+)
+
+log = logging.getLogger(__name__)
+
+
+def presets(limit: float | None = None) -> dict[str, float]:
+    """The length choices this server allows (a shorter one of the limit's length if none fits)."""
+    limit = max_train_seconds() if limit is None else limit
+    fit = {k: v for k, v in PRESETS.items() if v <= limit}
+    return fit or {f"up to {limit:.0f} s": limit}
+
+
+def _owner(request: gr.Request | None) -> str:
+    return (getattr(request, "session_hash", None) or "anonymous") if request is not None else "anonymous"
+
+
+class RetrainHandlers:
+    """The tab's event handlers as plain methods of Gradio values (sessions are told apart by
+    `request.session_hash`)."""
+
+    def __init__(self, models: Models, slot: TrainingSlot, sessions: SessionModels, data_dir=None,
+                 length_choices: dict[str, float] | None = None):
+        self.models, self.slot, self.sessions, self.data_dir = models, slot, sessions, data_dir
+        self.presets = length_choices or presets()
+
+    # -- starting ---------------------------------------------------------------------------
+    def prepare(self, request: gr.Request = None):
+        """Start pressed: say whether the run starts now or queues; swap the buttons."""
+        owner = _owner(request)
+        self.slot.wait(owner)
+        cur = self.slot.current
+        if cur is not None and cur.owner != owner:
+            left = max(cur.seconds - cur.elapsed, 0)
+            msg = status_html(
+                f"<b>Busy:</b> someone else is training a model ({cur.elapsed:.0f} s in, about {left:.0f} s "
+                f"to go). Yours starts as soon as it ends; your place in the queue shows above. "
+                f"Compare keeps working meanwhile.", "busy")
+        else:
+            msg = status_html("Starting\u2026", "running")
+        return msg, gr.Button(interactive=False), gr.Button(interactive=True), ""
+
+    def _init_checkpoint(self, init: str, key: str | None) -> dict | None:
+        if init == "scratch":
+            return None
+        cmp = self.models.comparator(SHIPPED if init == "shipped" else key)
+        return make_checkpoint(cmp.model)  # a copy of the weights: the run never touches the live model
+
+    def _start(self, cfg, owner: str, init_ckpt: dict | None):
+        """slot.start, with missing MNIST as a gr.Error."""
+        try:
+            return self.slot.start(cfg, owner, self.data_dir, init_ckpt)
+        except DataUnavailableError as e:
+            log.warning("no MNIST for retraining: %s", e)
+            raise gr.Error("Retraining needs the MNIST training set, which is not available on this server.",
+                           title="No training data") from None
+
+    def train(self, loss: str, length: str, lr: float, init: str, key: str | None,
+              request: gr.Request = None, progress=gr.Progress()):
+        """The run, as a stream of page updates (about one a second), ending with the new
+        model as this session's `model_key`."""
+        owner = _owner(request)
+        seconds = self.presets.get(length)
+        if seconds is None:
+            raise gr.Error(f"Unknown length {length!r}.", title="Cannot train")
+        try:
+            cfg = plan_run(loss, seconds, lr)
+        except (TypeError, ValueError) as e:
+            raise gr.Error(str(e), title="Cannot train") from None
+        seconds = float(cfg.max_seconds)
+        skip = gr.skip()
+        try:
+            run = self._start(cfg, owner, self._init_checkpoint(init, key))
+        except Cancelled:  # Stop pressed while queued
+            yield (status_html("Left the queue: nothing was trained.", "info"), skip, skip, skip, skip, skip,
+                   gr.Button(interactive=True), gr.Button(interactive=False))
+            return
+        except Busy as e:
+            raise gr.Error(f"{e}; try again in a moment.", title="Busy") from None
+        except BaseException:
+            self.slot.abandon(owner)  # its place in the queue
+            raise
+        curves = Curves()
+        name = LOSS_NAMES.get(loss, loss)
+        where = self.slot.runner.describe()
+
+        def report(done: bool = False):
+            # Gradio hides the bar at every yield until fresh progress arrives: so report right
+            # after each yield (when Gradio asks for the next update) and between events.
+            if done:
+                progress(1.0, desc="choosing the threshold on validation pairs")
+            else:
+                t = run.wall_elapsed
+                progress(min(t / seconds, 0.999), desc=f"{t:.0f} s of {seconds:.0f} s")
+
+        try:
+            # The map restarts from None: a scatter plot shown empty does not take new points.
+            yield (status_html(f"Starting {where}\u2026", "running"),
+                   stats_html(None, seconds), gr.LinePlot(empty_curve("loss"), x_lim=[0, seconds]),
+                   gr.LinePlot(empty_curve("accuracy"), x_lim=[0, seconds]), None, skip,
+                   gr.Button(interactive=False), gr.Button(interactive=True))
+            report()
+            # One update per event (about a second apart): Gradio can cancel at each.
+            for ev in run.updates():
+                if ev is None:
+                    report()
+                    continue
+                if isinstance(ev, RunnerNote):  # e.g. no GPU for this run: the CPU instead
+                    yield (status_html(ev.text, "busy"), skip, skip, skip, skip, skip, skip, skip)
+                    continue
+                status = skip
+                if not curves.seconds:  # the first update: say where it trains
+                    status = status_html(f"Training with the {name} loss, lr {cfg.lr:g}, for {seconds:.0f} s, "
+                                         f"in process {ev.pid} ({ev.device}){_note(run)}\u2026", "running")
+                curves.add(ev)
+                emb_map = map_frame(ev.map_xy, ev.map_labels) if ev.map_xy is not None else skip
+                yield (status, stats_html(ev, seconds, not ev.done), curves.loss_frame(), curves.accuracy_frame(),
+                       emb_map, skip, skip, skip)
+                report(ev.done)
+        finally:
+            if run.alive:  # cancelled (the page closed, or the API client's cancel): nothing to keep
+                run.abandon()
+        if run.error or run.checkpoint is None:
+            why = run.error or "it ended before a model was kept"
+            yield (status_html(f"Training failed: {why}", "error"), stats_html(run.last, seconds, False),
+                   skip, skip, skip, skip, gr.Button(interactive=True), gr.Button(interactive=False))
+            return
+        stopped = run.stopped_by == "user"
+        if run.last is None or run.last.step == 0:  # stopped before the first step
+            yield (status_html("Stopped before the first training step: nothing to keep.", "info"),
+                   stats_html(run.last, seconds, False), skip, skip, skip, skip,
+                   gr.Button(interactive=True), gr.Button(interactive=False))
+            return
+        s = summary(cfg.to_dict(), run.last, run.result, init, stopped)
+        entry = self.sessions.register(owner, run.checkpoint, s)
+        acc = "" if s["probe_test_pair_accuracy"] is None else f", probe accuracy {s['probe_test_pair_accuracy'] * 100:.1f}%"
+        head = "Stopped" if stopped else "Done"
+        yield (status_html(f"<b>{head}</b> after {s['seconds']:.0f} s and {s['steps']:,} steps{acc}. "
+                           f"Compare now uses this model.", "done"),
+               stats_html(run.last, seconds, False), skip, skip, skip, entry.key,
+               gr.Button(interactive=True), gr.Button(interactive=False))
+
+    def stop(self, request: gr.Request = None):
+        """Stop pressed: end this session's run cleanly (the model so far is kept) or leave the queue."""
+        what = self.slot.stop(_owner(request))
+        if what == "stopping":
+            return status_html("Stopping: keeping the model trained so far\u2026", "running"), gr.Button(interactive=False)
+        if what == "unqueued":
+            return status_html("Leaving the queue\u2026", "info"), gr.Button(interactive=False)
+        return gr.skip(), gr.Button(interactive=False)
+
+    @staticmethod
+    def buttons_idle():
+        """After a run, whatever happened (an error included): Start on, Stop off."""
+        return gr.Button(interactive=True), gr.Button(interactive=False), PROGRESS_IDLE
+
+    # -- which model this session uses -------------------------------------------------------
+    def use_mine(self, request: gr.Request = None) -> str:
+        entry = self.sessions.get(_owner(request))
+        return entry.key if entry is not None else SHIPPED
+
+    @staticmethod
+    def use_shipped() -> str:
+        return SHIPPED
+
+    def show_model(self, key: str | None, request: gr.Request = None):
+        """Banner (Compare), model card, switch buttons and download for the session's model."""
+        entry = self.sessions.get(_owner(request))
+        mine = entry is not None and key == entry.key
+        s = entry.summary if entry is not None else None
+        return (gr.Row(visible=mine), banner_html(s) if mine else "", model_card_html(s, mine),
+                gr.Button(visible=mine), gr.Button(visible=entry is not None and not mine),
+                gr.DownloadButton(value=str(entry.path) if entry else None, visible=entry is not None))
+
+    def refresh_compare(self, key, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b):
+        """The model changed: the Compare tab's threshold becomes the new model's own, the
+        comparison on screen is redone with it, and the tab's poll fetches its reference."""
+        key = key if key is not None else SHIPPED
+        cmp = self.models.comparator(key)
+        lo, hi, step = slider_span(cmp.threshold, compare_handlers.example_distance_span(cmp))
+        threshold = slider_value(cmp.threshold, step)
+        outs = compare_handlers.compare_sides(self.models, key, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b,
+                                      threshold, strict=False)
+        return (gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold), *outs, gr.Timer(active=True))
+
+    def unload(self, request: gr.Request = None) -> None:
+        """The tab closed: stop its run (if any) and free its model."""
+        owner = _owner(request)
+        self.slot.abandon(owner)
+        self.sessions.release(owner)
+
+    # -- the API ----------------------------------------------------------------------------
+    def api(self, loss: str = "bce", seconds: float = 30, lr: float = 2e-3, init: str = "scratch",
+            request: gr.Request = None):
+        """Retrain and stream progress: one dict per event (status, step, elapsed_s, loss,
+        test_pair_accuracy, pairs_per_s, ...); the last has status 'done' or 'stopped', the
+        validation threshold and the checkpoint file. Seconds are capped by the server
+        ($SIAMESE_MAX_TRAIN_SECONDS). init: 'scratch' or 'pretrained'."""
+        if init not in ("scratch", "pretrained", "shipped"):
+            raise gr.Error("init must be 'scratch' or 'pretrained'", title="Cannot train")
+        try:
+            cfg = plan_run(loss, seconds, lr)
+        except (TypeError, ValueError) as e:
+            raise gr.Error(str(e), title="Cannot train") from None
+        owner = "api-" + _owner(request)
+        init_ckpt = self._init_checkpoint("scratch" if init == "scratch" else "shipped", None)
+        try:
+            run = self._start(cfg, owner, init_ckpt)
+        except (Busy, Cancelled) as e:
+            raise gr.Error(f"{e}; try again in a moment.", title="Busy") from None
+        folder = None
+        try:
+            for ev in run.updates():
+                if isinstance(ev, JobUpdate):
+                    yield _api_progress(ev, cfg, run), None
+        finally:
+            if run.alive:
+                run.abandon()
+        try:
+            if run.error or run.checkpoint is None:
+                raise gr.Error(f"Training failed: {run.error or 'no model was kept'}", title="Training failed")
+            folder = Path(tempfile.mkdtemp(prefix="siamese-api-", dir=self.sessions.folder))
+            path = write_checkpoint(folder / checkpoint_name(cfg.to_dict(), run.checkpoint["step"]), run.checkpoint)
+            out = _api_progress(run.last, cfg, run)
+            out.update(status="stopped" if run.stopped_by else "done", threshold=run.result["threshold"],
+                       val_pair_accuracy=run.result.get("val_pair_accuracy"))
+            yield out, str(path)  # Gradio copies the file into its cache before asking for more
+        finally:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _api_progress(ev: JobUpdate, cfg, run) -> dict:
+    return {"status": "done" if ev.done else "running", "step": ev.step, "epoch": round(ev.epoch, 3),
+            "elapsed_s": round(ev.elapsed, 2), "seconds": cfg.max_seconds, "loss": ev.loss,
+            "test_pair_accuracy": ev.test_pair_accuracy, "pairs_per_s": round(ev.pairs_per_s, 1),
+            "lr": ev.lr, "loss_name": cfg.loss, "reason": ev.reason, "device": ev.device, "pid": ev.pid,
+            "note": run.note}
+
+
+def _note(run) -> str:
+    return f"; {run.note[0].lower()}{run.note[1:].rstrip('.')}" if run.note else ""

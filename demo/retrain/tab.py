@@ -1,0 +1,184 @@
+"""The Retrain tab's layout and wiring, and the Compare tab's "you are using your retrained
+model" banner (`build_model_banner`). The handlers are demo.retrain.handlers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from siamese.projection import LIVE_MAP_LIMIT
+
+from ..compare.tab import CompareTab
+from ..models import Models
+from .handlers import RetrainHandlers, presets
+from .sessions import SessionModels
+from .slot import DEFAULT_PRESET, EVAL_SIZE, LEARNING_RATES, TrainingSlot, machine_slot
+from .views import (
+    DIGIT_COLOURS,
+    LOSS_NAMES,
+    PROGRESS_IDLE,
+    empty_curve,
+    empty_map,
+    model_card_html,
+    stats_html,
+    status_html,
+)
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+CONCURRENCY_ID = "train"  # the UI's and the API's training events share one queue of width 1
+INTRO = """<div class="rt-intro"><b>Train the network again, here and now.</b> Pick a loss and a length,
+press Start, and watch the loss fall, the accuracy rise and the digits sort themselves into
+clusters. When it ends (or you stop it) the new model becomes <i>your</i> model in the Compare tab,
+for this browser tab only; everyone else keeps the pretrained one. One training runs at a time
+on this machine: if someone else is training, you queue.</div>"""
+MAP_CAPTION = ("{n:,} MNIST test digits, each a dot coloured by its true label, placed by the two main "
+               "directions (PCA) of the network's {dim}-number descriptors and redrawn every second: "
+               "as the network learns, each digit gathers into its own cluster.")
+
+
+@dataclass
+class ModelBanner:
+    """In the Compare tab: shown while this session uses its retrained model."""
+
+    row: gr.Row
+    text: gr.HTML
+    back: gr.Button
+
+
+def build_model_banner() -> ModelBanner:
+    with gr.Row(visible=False, elem_id="model-banner", equal_height=True) as row:
+        text = gr.HTML("", elem_id="model-banner-text", padding=False)
+        back = gr.Button("Back to the pretrained model", size="sm", variant="secondary",
+                         elem_id="banner-back", scale=0, min_width=230)
+    return ModelBanner(row, text, back)
+
+
+@dataclass
+class RetrainTab:
+    loss: gr.Radio
+    length: gr.Radio
+    lr: gr.Dropdown
+    init: gr.Dropdown
+    start: gr.Button
+    stop: gr.Button
+    progress: gr.HTML
+    status: gr.HTML
+    stats: gr.HTML
+    model_card: gr.HTML
+    download: gr.DownloadButton
+    use_shipped: gr.Button
+    use_mine: gr.Button
+    map_plot: gr.ScatterPlot
+    loss_plot: gr.LinePlot
+    acc_plot: gr.LinePlot
+    handlers: "RetrainHandlers"
+
+
+def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, compare_tab: CompareTab,
+                      banner: ModelBanner, data_dir=None, slot: TrainingSlot | None = None,
+                      sessions: SessionModels | None = None) -> RetrainTab:
+    """The tab's components and events (call inside its gr.Tab)."""
+    choices = presets()
+    h = RetrainHandlers(models, slot or machine_slot(), sessions or SessionModels(models), data_dir, choices)
+    default_length = DEFAULT_PRESET if DEFAULT_PRESET in choices else next(iter(choices))
+    seconds = choices[default_length]
+    css = (ASSETS / "retrain.css").read_text()
+
+    gr.HTML(INTRO, head=f"<style>{css}</style>", padding=False)
+    with gr.Row(equal_height=False, elem_id="retrain-top"):
+        with gr.Column(scale=4, min_width=320, elem_id="retrain-controls"):
+            loss = gr.Radio([(LOSS_NAMES["bce"], "bce"), ("contrastive", "contrastive"), ("triplet", "triplet")],
+                            value="bce", label="Loss", elem_id="retrain-loss-choice",
+                            info="Cross-entropy on pairs is the blog's; the other two pull same digits together "
+                                 "and push different ones at least a margin apart.")
+            length = gr.Radio(list(choices), value=default_length, label="Length", elem_id="retrain-length",
+                              info=f"Time-based: a run trains that long, in {h.slot.runner.describe()}; "
+                                   f"the pairs per second it reaches show below as it trains.")
+            with gr.Row(equal_height=True):
+                lr = gr.Dropdown([(f"{v:g}", v) for v in LEARNING_RATES], value=2e-3, label="Learning rate (peak)",
+                                 elem_id="retrain-lr", min_width=130)
+                init = gr.Dropdown([("random weights (from scratch)", "scratch"), ("the pretrained model", "shipped"),
+                                    ("the model I use now", "current")], value="scratch", label="Start from",
+                                   elem_id="retrain-init", min_width=200, scale=2)
+            with gr.Row():
+                start = gr.Button("Start training", variant="primary", elem_id="retrain-start")
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="retrain-stop")
+            progress = gr.HTML(PROGRESS_IDLE, elem_id="retrain-progress", padding=False)
+        with gr.Column(scale=7, min_width=480):
+            map_plot = gr.ScatterPlot(
+                empty_map(), x="x", y="y", color="digit", color_map=DIGIT_COLOURS,
+                x_lim=[-LIVE_MAP_LIMIT, LIVE_MAP_LIMIT], y_lim=[-LIVE_MAP_LIMIT, LIVE_MAP_LIMIT], x_title="PCA axis 1",
+                y_title="PCA axis 2", color_title="digit", title="Test digits as the network sees them",
+                height=440, tooltip=["digit"], elem_id="retrain-map", show_label=False, buttons=["fullscreen"])
+            caption = MAP_CAPTION.format(n=EVAL_SIZE, dim=models.comparator(None).model.config.embedding_dim)
+            gr.HTML(f'<div class="rt-caption">{caption}</div>', padding=False)
+    with gr.Row(equal_height=False, elem_id="retrain-bottom"):
+        with gr.Column(scale=4, min_width=320):
+            status = gr.HTML(status_html("Ready. One run at a time on this machine."), elem_id="retrain-status",
+                             padding=False)
+            stats = gr.HTML(stats_html(None, seconds, running=False), elem_id="retrain-stats", padding=False)
+            model_card = gr.HTML(model_card_html(None, False), elem_id="retrain-model", padding=False)
+            with gr.Row():
+                download = gr.DownloadButton("Download the checkpoint (.pt)", visible=False, size="sm",
+                                             elem_id="retrain-download")
+                use_shipped = gr.Button("Back to the pretrained model", visible=False, size="sm",
+                                        elem_id="retrain-use-shipped")
+                use_mine = gr.Button("Use my retrained model", visible=False, size="sm", variant="primary",
+                                     elem_id="retrain-use-mine")
+        with gr.Column(scale=7, min_width=480):
+            with gr.Row():
+                loss_plot = gr.LinePlot(empty_curve("loss"), x="seconds", y="loss", title="Training loss",
+                                        x_title="seconds", y_title="loss", x_lim=[0, seconds], height=230,
+                                        elem_id="retrain-loss-plot", show_label=False, buttons=[])
+                acc_plot = gr.LinePlot(empty_curve("accuracy"), x="seconds", y="accuracy",
+                                       title=f"Test pair accuracy ({2 * EVAL_SIZE:,}-pair probe)", x_title="seconds",
+                                       y_title="accuracy", x_lim=[0, seconds], y_lim=[0.5, 1.0], height=230,
+                                       elem_id="retrain-acc-plot", show_label=False, buttons=[])
+
+    # Hidden: the API's own inputs and outputs.
+    with gr.Row(visible=False):
+        api_loss = gr.Textbox("bce", label="loss")
+        api_seconds = gr.Number(30, label="seconds")
+        api_lr = gr.Number(2e-3, label="lr")
+        api_init = gr.Textbox("scratch", label="init")
+        api_out = gr.JSON(label="progress")
+        api_file = gr.File(label="checkpoint")
+        api_button = gr.Button("retrain")
+
+    tab = RetrainTab(loss, length, lr, init, start, stop, progress, status, stats, model_card, download,
+                     use_shipped, use_mine, map_plot, loss_plot, acc_plot, h)
+    _wire(tab, h, model_key, blocks, compare_tab, banner)
+    api_button.click(h.api, [api_loss, api_seconds, api_lr, api_init], [api_out, api_file],
+                     api_name="retrain_api", concurrency_limit=1, concurrency_id=CONCURRENCY_ID,
+                     api_description="Retrain the network (loss: bce | contrastive | triplet; seconds, capped by "
+                                     "the server; lr; init: scratch | pretrained) and stream progress; the "
+                                     "last update carries the checkpoint file.")
+    return tab
+
+
+def _wire(t: RetrainTab, h: RetrainHandlers, model_key: gr.State, blocks: gr.Blocks, ct: CompareTab,
+          banner: ModelBanner) -> None:
+    quiet = dict(show_progress="hidden", api_visibility="private")
+    show_outputs = [banner.row, banner.text, t.model_card, t.use_shipped, t.use_mine, t.download]
+    cmp_inputs = [model_key, ct.a.sketch, ct.a.upload, ct.a.mode, ct.b.sketch, ct.b.upload, ct.b.mode]
+    cmp_outputs = [ct.threshold, ct.verdict, ct.view_a, ct.view_b, ct.plot, ct.neighbours_a, ct.neighbours_b,
+                   ct.shown, ct.timer]
+
+    def after_switch(event):
+        """Whatever changed model_key: say which model is in use, redo Compare with it."""
+        return (event.then(h.show_model, [model_key], show_outputs, **quiet)
+                .then(h.refresh_compare, cmp_inputs, cmp_outputs, **quiet))
+
+    run = t.start.click(h.prepare, None, [t.status, t.start, t.stop, t.progress], **quiet).then(
+        h.train, [t.loss, t.length, t.lr, t.init, model_key],
+        [t.status, t.stats, t.loss_plot, t.acc_plot, t.map_plot, model_key, t.start, t.stop],
+        show_progress="full", show_progress_on=[t.progress], concurrency_limit=1,
+        concurrency_id=CONCURRENCY_ID, api_visibility="private",
+    )
+    after_switch(run.then(h.buttons_idle, None, [t.start, t.stop, t.progress], **quiet))
+    t.stop.click(h.stop, None, [t.status, t.stop], **quiet)
+    for button in (t.use_shipped, banner.back):
+        after_switch(button.click(h.use_shipped, None, model_key, **quiet))
+    after_switch(t.use_mine.click(h.use_mine, None, model_key, **quiet))
+    blocks.unload(h.unload)

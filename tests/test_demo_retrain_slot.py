@@ -1,0 +1,248 @@
+"""demo.retrain.slot, .runners and .sessions: the one-at-a-time training slot, its runs in their
+own processes, and the models runs leave behind.
+
+Runs here are real (MNIST, a few seconds each, in a child process) but small: batch 64, a
+200-digit probe."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import torch
+
+from demo.models import SHIPPED, Models
+from demo.retrain.sessions import SessionModels, checkpoint_name
+from demo.retrain.slot import (
+    DEFAULT_MAX_SECONDS,
+    MAX_SECONDS_ENV,
+    Busy,
+    Cancelled,
+    TrainingSlot,
+    cpu_count,
+    max_train_seconds,
+    plan_run,
+)
+from siamese.checkpoint import load_checkpoint
+from siamese.config import TrainConfig
+from siamese.device import CoreShare
+from siamese.job import JobUpdate
+from siamese.worker import ProcessRunner
+
+
+def small(seconds: float = 3.0, **kw) -> TrainConfig:
+    return TrainConfig(epochs=1000, max_seconds=seconds, batch_size=64, eval_every=0.3, eval_size=200, **kw)
+
+
+def drain(run, timeout: float = 90.0) -> list:
+    """Every update of a run (reading keeps it alive)."""
+    events, deadline = [], time.monotonic() + timeout
+    for ev in run.updates(poll=0.1):
+        assert time.monotonic() < deadline, "the run did not end in time"
+        if isinstance(ev, JobUpdate):
+            events.append(ev)
+    return events
+
+
+def first_update(run, timeout: float = 60.0) -> JobUpdate:
+    deadline = time.monotonic() + timeout
+    for ev in run.updates(poll=0.1):
+        assert time.monotonic() < deadline, "no update in time"
+        if isinstance(ev, JobUpdate):
+            return ev
+    raise AssertionError(f"the run ended without an update: {run.error}")
+
+
+@pytest.fixture
+def slot():
+    s = TrainingSlot(runner=ProcessRunner(nice=0))
+    yield s
+    run = s.current
+    if run is not None:
+        run.abandon()
+        run.join(30)
+    s.close()
+
+
+# -- limits and plans --------------------------------------------------------------------------
+def test_max_seconds_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(MAX_SECONDS_ENV, raising=False)
+    assert max_train_seconds() == DEFAULT_MAX_SECONDS
+    monkeypatch.setenv(MAX_SECONDS_ENV, "12")
+    assert max_train_seconds() == 12
+    monkeypatch.setenv(MAX_SECONDS_ENV, "lots")
+    assert max_train_seconds() == DEFAULT_MAX_SECONDS
+    monkeypatch.setenv(MAX_SECONDS_ENV, "-5")
+    assert max_train_seconds() == 1
+
+
+def test_plan_clamps_what_a_client_asks(monkeypatch):
+    monkeypatch.setenv(MAX_SECONDS_ENV, "20")
+    cfg = plan_run("contrastive", 10_000, 7.0)
+    assert cfg.max_seconds == 20 and cfg.loss == "contrastive" and cfg.lr == 0.05
+    assert cfg.eval_every == 1.0 and cfg.eval_size == 1000 and cfg.epochs >= 1000
+    assert plan_run("bce", 5, 1e-9).lr == 1e-5
+    for bad in [("hinge", 5, 1e-3), ("bce", 0, 1e-3), ("bce", 5, -1), ("bce", float("nan"), 1e-3)]:
+        with pytest.raises(ValueError):
+            plan_run(*bad)
+
+
+def test_a_page_run_asks_for_every_core_and_uses_those_left_idle(slot, data_root):
+    """The plan asks for every core this server may use; the job (its own process) uses the
+    ones other processes leave idle, at least one."""
+    run = slot.start(plan_run("bce", 1, 2e-3), owner="alice", data_dir=data_root)
+    events = drain(run)
+    assert run.cfg.threads == cpu_count()
+    assert events and all(1 <= ev.threads <= cpu_count() for ev in events)
+
+
+def test_core_share_counts_what_other_processes_keep_busy(monkeypatch):
+    """/proc readings (now, machine busy ticks, own busy ticks) at 100 ticks a second, by hand."""
+    readings = iter([(0.0, 0.0, 0.0), (1.0, 200.0, 100.0), (2.0, 300.0, 180.0), (3.0, 400.0, 270.0)])
+    monkeypatch.setattr(CoreShare, "_read", staticmethod(lambda: next(readings)))
+    share = CoreShare(2)
+    share._tick = 100
+    assert share.threads() == 1  # others used 1 core of 2: one thread
+    assert share.threads() == 2  # others used 0.2 core: still both free
+    assert share.others() == pytest.approx(0.1)
+    monkeypatch.setattr(CoreShare, "_read", staticmethod(lambda: None))
+    assert CoreShare(3).threads() == 3  # no /proc: the maximum
+
+
+def test_checkpoint_names_are_safe():
+    assert checkpoint_name({"loss": "bce"}, 120) == "siamese_retrained_bce_120steps.pt"
+    assert checkpoint_name({"loss": "../../x"}, 1) == "siamese_retrained_x_1steps.pt"
+
+
+# -- runs -----------------------------------------------------------------------------------------
+def test_a_run_trains_in_its_own_process_streams_updates_and_keeps_a_checkpoint(slot, data_root):
+    run = slot.start(small(3.0), owner="alice", data_dir=data_root)
+    assert slot.current is run
+    events = drain(run)
+    assert run.join(30) and slot.current is None
+    assert events[-1].done and events[-1].reason == "time" and len(events) >= 3
+    assert {e.pid for e in events} == {events[0].pid} and events[0].pid != os.getpid()
+    steps = [e.step for e in events]
+    assert steps == sorted(steps) and steps[-1] > 0
+    probed = [e for e in events if e.test_pair_accuracy is not None]
+    assert probed[-1] is events[-1] and all(e.map_xy.shape == (200, 2) and len(e.map_labels) == 200 for e in probed)
+    assert run.checkpoint is not None and run.checkpoint["step"] == steps[-1]
+    assert "data_dir" not in run.checkpoint["train_config"]  # the server's paths stay on the server
+    assert set(run.result) == {"threshold", "val_pair_accuracy"}
+    assert run.error is None and run.stopped_by == ""
+
+
+def test_stop_ends_the_run_within_two_seconds_and_keeps_the_model(slot, data_root):
+    run = slot.start(small(60.0), owner="alice", data_dir=data_root)
+    events = []
+    t_stop = None
+    for ev in run.updates(poll=0.05):
+        if isinstance(ev, JobUpdate):
+            events.append(ev)
+            if len(events) == 2:
+                assert slot.stop("bob") == "nothing"  # another session cannot stop it
+                t_stop = time.monotonic()
+                assert slot.stop("alice") == "stopping"
+    assert run.join(10)
+    # the child finishes its step, probes once, picks the threshold and sends the checkpoint
+    print(f"stop -> model back in {time.monotonic() - t_stop:.2f} s")
+    assert time.monotonic() - t_stop < 2
+    assert events[-1].reason == "stopped" and run.stopped_by == "user"
+    assert run.checkpoint is not None and run.checkpoint["step"] == events[-1].step
+
+
+def test_a_killed_training_process_is_an_error_and_the_next_run_works(slot, data_root):
+    run = slot.start(small(60.0), owner="alice", data_dir=data_root)
+    os.kill(first_update(run).pid, signal.SIGKILL)
+    drain(run)
+    assert run.join(10) and slot.current is None
+    assert "killed (SIGKILL)" in run.error and run.checkpoint is None
+    again = slot.start(small(1.0), owner="alice", data_dir=data_root)
+    assert drain(again)[-1].done and again.checkpoint is not None and again.error is None
+
+
+def test_one_run_at_a_time_and_the_next_waits_for_an_ending_one(slot, data_root):
+    first = slot.start(small(60.0), owner="alice", data_dir=data_root)
+    with pytest.raises(Busy):
+        slot.start(small(2.0), owner="bob", wait=0.5, data_dir=data_root)
+    assert first.alive
+    threading.Timer(0.5, first.abandon).start()  # e.g. alice's tab closes
+    second = slot.start(small(1.0), owner="bob", wait=30, data_dir=data_root)  # waits for alice's run to end
+    assert not first.alive and first.checkpoint is None  # abandoned: nothing kept
+    assert drain(second)[-1].done and second.checkpoint is not None
+
+
+def test_stop_while_queued_cancels_the_start(slot, data_root):
+    slot.wait("carol")
+    assert slot.stop("carol") == "unqueued"
+    with pytest.raises(Cancelled):
+        slot.start(small(1.0), owner="carol", data_dir=data_root)
+    assert slot.current is None
+    slot.wait("carol")  # a fresh request is not cancelled by the old Stop
+    run = slot.start(small(1.0), owner="carol", data_dir=data_root)
+    drain(run)
+
+
+def test_a_run_nobody_reads_stops_itself(data_root):
+    slot = TrainingSlot(runner=ProcessRunner(nice=0), orphan_after=0.5)
+    run = slot.start(small(60.0), owner="gone", data_dir=data_root)
+    assert run.join(30), "an unread run kept training"
+    assert run.stopped_by == "orphaned" and run.checkpoint is None and slot.current is None
+
+
+def test_a_failing_run_reports_and_frees_the_slot(slot, data_root):
+    run = slot.start(small(2.0), owner="alice", init={"not": "a checkpoint"}, data_dir=data_root)
+    assert drain(run) == []
+    assert run.error and "checkpoint" in run.error and slot.current is None
+
+
+def test_without_mnist_a_run_does_not_start(tmp_path):
+    from siamese.data import DataUnavailableError
+
+    slot = TrainingSlot(runner=ProcessRunner(nice=0))
+    with pytest.raises(DataUnavailableError):
+        slot.start(small(1.0), owner="alice", data_dir=tmp_path)
+    assert slot.current is None
+
+
+def test_training_from_a_checkpoint_starts_from_its_weights(slot, comparator, data_root):
+    from siamese.checkpoint import make_checkpoint
+
+    init = make_checkpoint(comparator.model)
+    run = slot.start(small(1.0), owner="alice", init=init, data_dir=data_root)
+    first = drain(run)[0]
+    assert first.test_pair_accuracy > 0.9  # the pretrained model, barely moved
+    assert torch.equal(init["state_dict"]["head.weight"], comparator.model.state_dict()["head.weight"])
+
+
+# -- session models --------------------------------------------------------------------------------
+@pytest.fixture
+def trained(slot, data_root):
+    run = slot.start(TrainConfig(max_steps=5, batch_size=32, eval_every=1e9, eval_size=100), "x", data_dir=data_root)
+    drain(run)
+    return run.checkpoint
+
+
+def test_session_models_register_replace_evict_and_release(comparator, trained, tmp_path):
+    models = Models(comparator)
+    sessions = SessionModels(models, tmp_path, cap=2)
+    a = sessions.register("alice", trained, {"loss": "bce"})
+    assert models.comparator(a.key) is not models.comparator(SHIPPED)
+    assert a.path.exists() and a.path.name == "siamese_retrained_bce_5steps.pt"
+    model, ckpt = load_checkpoint(a.path)  # the download is a normal checkpoint
+    assert ckpt["step"] == 5 and ckpt["threshold"] == trained["threshold"]
+    assert sessions.owns("alice", a.key) and not sessions.owns("bob", a.key)
+
+    a2 = sessions.register("alice", trained)  # a new run replaces the old model
+    assert a2.key != a.key and not a.path.exists()
+    assert models.comparator(a.key) is models.comparator(SHIPPED)  # the old key falls back
+
+    b = sessions.register("bob", trained)
+    c = sessions.register("carol", trained)  # cap 2: alice's, the oldest, goes
+    assert sessions.get("alice") is None and not a2.path.exists() and len(sessions) == 2
+    sessions.release("bob")
+    assert sessions.get("bob") is None and not b.path.exists()
+    assert models.comparator(b.key) is models.comparator(SHIPPED)
+    assert sessions.get("carol") is c
