@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -18,10 +19,14 @@ import gradio as gr
 from siamese import Comparator
 
 from . import limits
-from .compare.handlers import compare_files
+from .banner import banner_update, build_model_banner
+from .classroom.classes import ClassRoom
+from .classroom.handlers import ClassHandlers
+from .classroom.tab import build_class_tab, build_share_panel
+from .compare.handlers import compare_files, switch_model
 from .compare.tab import build_compare_tab
 from .models import SHIPPED, Models
-from .retrain.tab import build_model_banner, build_retrain_tab
+from .retrain.tab import build_retrain_tab
 from .teach.tabs import build_teaching_tabs
 
 # Gradio's queue rebuilds a pandas summary of its last 10,000 events after every event, for its
@@ -39,6 +44,12 @@ MAX_FILE_SIZE = f"{limits.MAX_UPLOAD_MB}mb"  # pixel bombs are refused by to_mni
 HEADER = """<div id="page-header"><h1>Siamese Digits</h1>
 <p>Draw two digits. One network looks at both, the same way, and decides whether they show the
 same digit.</p></div>"""
+
+
+def projector_from_link(request: gr.Request = None):
+    """?projector=1 turns projector mode on as the page opens."""
+    on = request is not None and request.query_params.get("projector") == "1"
+    return True if on else gr.skip()
 
 
 def build_demo(comparator_path=None, data_dir=None, download: bool = False, models: Models | None = None,
@@ -61,14 +72,34 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
                    delete_cache=(max(1, limits.CACHE_SECONDS // 4), limits.CACHE_SECONDS)) as demo:
         # Styles travel with the Blocks (launch(css=...) would need every launcher to pass them).
         gr.HTML(HEADER, head=f"<style>{css}</style>", padding=False)
-        model_key = gr.State(SHIPPED)  # which model this session uses (retraining swaps it)
-        with gr.Tabs(elem_id="main-tabs"):
+        model_key = gr.State(SHIPPED)  # which model this session uses (retraining, a class swap it)
+        banner = build_model_banner()  # over every tab while it is not the pretrained model
+        projector = gr.Checkbox(False, label="Projector mode: large type, high contrast", container=False,
+                                elem_id="projector-toggle")
+        with gr.Tabs(elem_id="main-tabs") as main_tabs:
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-                model_banner = build_model_banner()  # says so when a retrained model is in use
                 compare_tab = build_compare_tab(models, model_key, demo)
-            with gr.Tab("Retrain", id="retrain", elem_id="tab-retrain"):
-                build_retrain_tab(models, model_key, demo, compare_tab, model_banner, data_dir)
+            quiet = dict(show_progress="hidden", api_visibility="private")
+
+            def follow_model(event):
+                """After anything that changed model_key: the banner says which model, Compare
+                redoes its comparison with it (the teaching tabs read model_key as they render)."""
+                return (event.then(partial(banner_update, models), [model_key], [banner.row, banner.text], **quiet)
+                        .then(partial(switch_model, models), compare_tab.model_inputs(model_key),
+                              compare_tab.model_outputs(), **quiet))
+
+            follow_model(banner.back.click(lambda: SHIPPED, None, model_key, **quiet))
+            with gr.Tab("Retrain", id="retrain", elem_id="tab-retrain") as retrain_ui:
+                retrain_tab = build_retrain_tab(models, model_key, demo, follow_model, retrain_ui, data_dir)
+                classes = ClassHandlers(ClassRoom(models, hours=limits.CLASS_HOURS, max_classes=limits.MAX_CLASSES,
+                                                  max_watchers=limits.CLASS_WATCHERS), retrain_tab.handlers)
+                build_share_panel(classes, retrain_tab)
+            build_class_tab(classes, model_key, main_tabs, demo, follow_model, retrain_tab.seconds)
             build_teaching_tabs(models, model_key, compare_tab, demo)
+        # Projector mode is the page's own look (a class on <body>): ?projector=1 or the toggle.
+        demo.load(projector_from_link, None, projector, show_progress="hidden", api_visibility="private")
+        projector.change(None, [projector], None, js="(on) => { document.body.classList.toggle('projector', !!on); }",
+                         show_progress="hidden", api_visibility="private")
 
         # The API: two image files in, JSON out (hidden components: nothing shows on the page).
         with gr.Row(visible=False):

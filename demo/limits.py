@@ -27,4 +27,11 @@ CONCURRENCY = _env_int("SIAMESE_CONCURRENCY", 8)
 # day, and its disk must not fill. The example digits are kept.
 CACHE_SECONDS = _env_int("SIAMESE_CACHE_SECONDS", 7200)
 # The longest training run ($SIAMESE_MAX_TRAIN_SECONDS) is read at each run by
-# demo.training.max_train_seconds, so it can change without a restart.
+# demo.retrain.slot.max_train_seconds, so it can change without a restart.
+
+# Classes (demo.classroom): how long a class and its model last, how many at once, how many
+# screens may follow one. A class holds a model (9 MB of weights, 20 MB more once a tab has
+# embedded the test set with it) and its run's curves; a watcher, a sleeping coroutine.
+CLASS_HOURS = float(os.environ.get("SIAMESE_CLASS_HOURS", "3") or 3)
+MAX_CLASSES = _env_int("SIAMESE_MAX_CLASSES", 20)
+CLASS_WATCHERS = _env_int("SIAMESE_CLASS_WATCHERS", 200)

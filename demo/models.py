@@ -1,8 +1,9 @@
 """The comparators the page can use, by key, and their MNIST references, each loaded once.
 
 Every browser session holds a key in a `gr.State`; "shipped" is the repository's checkpoint.
-Retraining on the page (a later tab) registers a session's own Comparator with `add()` and
-keeps its key instead. References (test-set embeddings, fixed-pair distances) take seconds to
+Retraining on the page registers a session's own Comparator with `add()` (a class run, one for
+everyone who joined) and keeps its key instead, with a label that says to people which model
+it is. References (test-set embeddings, fixed-pair distances) take seconds to
 build, so they are built in a background thread and the page asks again until one is ready.
 """
 from __future__ import annotations
@@ -21,10 +22,16 @@ SHIPPED = "shipped"
 log = logging.getLogger(__name__)
 
 
+def session_of(request) -> str:
+    """Which browser session (tab) a Gradio request comes from."""
+    return (getattr(request, "session_hash", None) or "anonymous") if request is not None else "anonymous"
+
+
 class Models:
     def __init__(self, shipped: Comparator, data_dir=None, download: bool = False,
                  max_references: int = 4):
         self._comparators: dict[str, Comparator] = {SHIPPED: shipped}
+        self._labels: dict[str, str] = {}  # key -> "your retrained model (...)", for the banner
         self._references: OrderedDict[str, Reference] = OrderedDict()  # least recently used first
         self._building: set[str] = set()
         self._max_references = max_references
@@ -111,14 +118,22 @@ class Models:
             return "unavailable"
         return "ready" if self.reference(key) is not None else "loading"
 
-    def add(self, comparator: Comparator) -> str:
-        """Register a session's own model; returns the key to keep in its gr.State."""
+    def add(self, comparator: Comparator, label: str = "another model") -> str:
+        """Register a model other than the shipped one; returns the key to keep in a session's
+        gr.State. `label` names it for people ("your retrained model (...)")."""
         key = uuid.uuid4().hex
         self._comparators[key] = comparator
+        self._labels[key] = label
         return key
+
+    def label(self, key: str | None) -> str | None:
+        """What to call the key's model on the page; None for the shipped model (or a key that
+        is gone, which falls back to it)."""
+        return self._labels.get(key) if key in self._comparators else None
 
     def remove(self, key: str) -> None:
         if key != SHIPPED:
             self._comparators.pop(key, None)
+            self._labels.pop(key, None)
             with self._lock:
                 self._references.pop(key, None)

@@ -22,52 +22,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # demo.measure.launch: the app launcher and client shared with the other measurements
 
-from demo.measure.launch import loopback_client, served_app  # noqa: E402
-
-
-def digit_files(folder: Path) -> list[Path]:
-    """A few drawn digits (never MNIST files) to send."""
-    shapes = {
-        "seven": [(0.2, 0.15), (0.8, 0.15), (0.45, 0.9)],
-        "one": [(0.5, 0.1), (0.5, 0.9)],
-        "four": [(0.6, 0.9), (0.6, 0.1), (0.15, 0.6), (0.85, 0.6)],
-        "zero": [(0.5, 0.1), (0.8, 0.3), (0.8, 0.7), (0.5, 0.9), (0.2, 0.7), (0.2, 0.3), (0.5, 0.1)],
-    }
-    paths = []
-    for name, pts in shapes.items():
-        img = Image.new("L", (280, 280), 255)
-        ImageDraw.Draw(img).line([(x * 280, y * 280) for x, y in pts], fill=0, width=24, joint="curve")
-        p = folder / f"{name}.png"
-        img.save(p)
-        paths.append(p)
-    return paths
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        import psutil
-
-        proc = psutil.Process(pid)
-        return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
-    except Exception:
-        return None
-
-
-def cpu_s(pid: int) -> float | None:
-    """CPU seconds (user + system) used so far by process `pid` and its children."""
-    try:
-        import psutil
-
-        procs = [psutil.Process(pid)]
-        procs += procs[0].children(recursive=True)
-        return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
-    except Exception:
-        return None
+from demo.measure.launch import cpu_s, digit_files, loopback_client, rss_mb, served_app  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -46,7 +46,9 @@ class Comparator:
         self.device = torch.device(device)
         # channels_last suits oneDNN and cuDNN convolutions alike (measured 1.4x on this CPU).
         self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
-        self.checkpoint = ckpt
+        # The checkpoint's metadata (configs, metrics, threshold, versions); the weights live in
+        # self.model only: a second copy would double every model the page holds.
+        self.checkpoint = {k: v for k, v in ckpt.items() if k != "state_dict"}
         if ckpt.get("threshold") is None:  # no threshold, no verdict: guessing one would mislead
             raise CheckpointError("the checkpoint has no decision threshold (train with siamese.train, "
                                   "which chooses it on validation pairs)")

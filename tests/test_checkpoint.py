@@ -5,8 +5,14 @@ import pickle
 import pytest
 import torch
 
-from siamese.checkpoint import (CheckpointError, checkpoint_bytes, checkpoint_from_bytes, load_checkpoint,
-                                make_checkpoint, save_checkpoint)
+from siamese.checkpoint import (
+    CheckpointError,
+    checkpoint_bytes,
+    checkpoint_from_bytes,
+    load_checkpoint,
+    make_checkpoint,
+    save_checkpoint,
+)
 from siamese.config import ModelConfig
 from siamese.model import SiameseNet
 

@@ -9,10 +9,13 @@ import gradio as gr
 import numpy as np
 import pytest
 
+from demo.banner import banner_update
+from demo.compare.handlers import switch_model
 from demo.inputs import DRAW, EMPTY_SKETCH
 from demo.models import SHIPPED, Models
 from demo.retrain import views as rv
 from demo.retrain.handlers import RetrainHandlers, presets
+from demo.retrain.record import RunRecord
 from demo.retrain.sessions import SessionModels
 from demo.retrain.slot import TrainingSlot
 from siamese.checkpoint import load_checkpoint
@@ -31,14 +34,20 @@ def event(step=10, elapsed=2.0, acc=0.8, done=False, n=50, seed=0) -> JobUpdate:
 
 
 # -- views ---------------------------------------------------------------------------------------
-def test_curves_skip_the_stepless_event_and_frame_the_rest():
-    c = rv.Curves()
-    c.add(event(step=0, elapsed=0.1))
-    c.add(event(step=5, elapsed=1.0, acc=0.7))
-    c.add(event(step=9, elapsed=2.0, acc=None))
-    assert list(c.loss_frame()["seconds"]) == [1.0, 2.0]
-    acc = c.accuracy_frame()
+def test_a_record_skips_the_stepless_update_and_keeps_the_last_probe():
+    r = RunRecord(30)
+    r.add(event(step=0, elapsed=0.1))
+    r.add(event(step=5, elapsed=1.0, acc=0.7))
+    no_probe = event(step=9, elapsed=2.0, acc=None)
+    no_probe.map_xy = no_probe.map_labels = None
+    r.add(no_probe)
+    loss, acc = rv.curve_frames(r)
+    assert list(loss["seconds"]) == [1.0, 2.0] and list(loss.columns) == ["seconds", "loss"]
     assert list(acc.columns) == ["seconds", "accuracy"] and list(acc["accuracy"]) == [0.7]
+    assert r.last_accuracy == 0.7 and r.map_xy is not None and r.version == 3 and r.state == "training"
+    assert "70.0%" in rv.stats_html(r.last, 30, accuracy=r.last_accuracy)  # between probes: the last one
+    r.finish("stopped")
+    assert r.finished and r.version == 4
 
 
 def test_map_frame_keeps_each_point_with_its_digit_sorted_by_digit():
@@ -61,7 +70,6 @@ def test_stats_and_cards_say_what_happened():
     assert 'data-model="mine"' in rv.model_card_html(s, True)
     assert 'data-model="shipped"' in rv.model_card_html(s, False)
     assert 'data-model="shipped"' in rv.model_card_html(None, False)
-    assert "Using your retrained model" in rv.banner_html(s)
 
 
 def test_presets_fit_the_server_limit():
@@ -122,21 +130,25 @@ def test_train_streams_plots_and_ends_with_a_session_model(h, models):
     assert models.comparator(key) is not models.comparator(SHIPPED)
     assert prop(start, "interactive") is True and prop(stop, "interactive") is False
 
-    # the Compare tab: banner on, switch buttons, download of a loadable checkpoint
-    row, banner, card, use_shipped, use_mine, download = h.show_model(key, request=req("alice"))
-    assert prop(row, "visible") is True and "Using your retrained model" in banner and 'data-model="mine"' in card
+    # the page: banner on, switch buttons, download of a loadable checkpoint
+    row, banner = banner_update(models, key)
+    assert prop(row, "visible") is True and "Using your retrained model" in banner
+    assert "cross-entropy" in banner and "for this tab only" in banner
+    card, use_shipped, use_mine, download = h.show_model(key, request=req("alice"))
+    assert 'data-model="mine"' in card
     assert prop(use_shipped, "visible") is True and prop(use_mine, "visible") is False
     _, ckpt = load_checkpoint(prop(download, "value")["path"])  # Gradio has copied it to its cache
     assert ckpt["train_config"]["loss"] == "bce" and ckpt["train_config"]["max_seconds"] == 3.0
     assert ckpt["train_config"].get("data_dir") is None  # no server paths in a download
     # another session sees nothing of it
-    row, banner, card, *_ = h.show_model(SHIPPED, request=req("bob"))
+    row, banner = banner_update(models, SHIPPED)
+    card, *_ = h.show_model(SHIPPED, request=req("bob"))
     assert prop(row, "visible") is False and banner == "" and 'data-model="shipped"' in card
 
     # back to the pretrained model and again
     assert h.use_shipped() == SHIPPED
-    row, _, card, use_shipped, use_mine, _ = h.show_model(SHIPPED, request=req("alice"))
-    assert prop(row, "visible") is False and prop(use_mine, "visible") is True and 'data-model="shipped"' in card
+    card, use_shipped, use_mine, _ = h.show_model(SHIPPED, request=req("alice"))
+    assert prop(use_mine, "visible") is True and 'data-model="shipped"' in card
     assert h.use_mine(request=req("alice")) == key and h.use_mine(request=req("bob")) == SHIPPED
 
     # closing the tab frees it
@@ -148,8 +160,8 @@ def test_train_streams_plots_and_ends_with_a_session_model(h, models):
 def test_compare_uses_the_session_model_after_a_retrain(h, models):
     key = train(h)[-1][5]
     new, shipped = models.comparator(key), models.comparator(SHIPPED)
-    slider, verdict, view_a, view_b, plot, nn_a, nn_b, shown, timer = h.refresh_compare(
-        key, sketch("7"), None, DRAW, sketch("1"), None, DRAW)
+    slider, verdict, view_a, view_b, plot, nn_a, nn_b, shown, timer = switch_model(
+        models, key, sketch("7"), None, DRAW, sketch("1"), None, DRAW)
     assert prop(slider, "value") == pytest.approx(new.threshold, rel=0.05, abs=1e-3)
     assert prop(slider, "minimum") <= new.threshold <= prop(slider, "maximum")
     expected = new.compare(sketch("7")["composite"], sketch("1")["composite"]).distance
@@ -157,7 +169,7 @@ def test_compare_uses_the_session_model_after_a_retrain(h, models):
     assert shown.distance != pytest.approx(shipped.compare(sketch("7")["composite"], sketch("1")["composite"]).distance)
     assert prop(timer, "active") is True  # the tab's poll fetches the new model's reference
     # nothing drawn: a hint, no error
-    out = h.refresh_compare(SHIPPED, EMPTY_SKETCH, None, DRAW, EMPTY_SKETCH, None, DRAW)
+    out = switch_model(models, SHIPPED, EMPTY_SKETCH, None, DRAW, EMPTY_SKETCH, None, DRAW)
     assert 'data-verdict="hint"' in out[1]
 
 

@@ -31,7 +31,7 @@ def euclidean_variant(comparator: Comparator, mnist) -> Comparator:
     """A stand-in for a model retrained on the page: the shipped tower read as a Euclidean
     model (as contrastive and triplet training make), threshold and calibration chosen on 2,000
     validation digits, and no recorded metrics, so its one-shot accuracy must be measured."""
-    ckpt = dict(comparator.checkpoint)
+    ckpt = {**comparator.checkpoint, "state_dict": comparator.model.state_dict()}
     ckpt["model_config"] = {**ckpt["model_config"], "metric": "euclidean"}
     ckpt["metrics"] = {}
     cmp = Comparator.from_checkpoint_dict(ckpt)

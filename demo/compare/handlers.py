@@ -14,6 +14,7 @@ import numpy as np
 
 from siamese import BlankImageError, Comparator, Comparison, ImageError
 
+from ..distance_plot import slider_span, slider_value
 from ..examples import example_pairs
 from ..inputs import side_image
 from ..models import SHIPPED, Models
@@ -160,3 +161,15 @@ def compare_files(models: Models, file_a, file_b, key: str = SHIPPED) -> dict:
     out["verdict"] = views.verdict_text(r.distance, r.same_probability, r.threshold)[0]
     out["metric"] = cmp.model.config.metric
     return out
+
+
+def switch_model(models: Models, key: str | None, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b):
+    """The session's model changed: the threshold slider becomes the new model's own, the
+    comparison on screen is redone with it, and the tab's poll fetches its reference.
+    Outputs: slider, the compare_sides outputs, the poll's timer."""
+    key = key if key is not None else SHIPPED
+    cmp = models.comparator(key)
+    lo, hi, step = slider_span(cmp.threshold, example_distance_span(cmp))
+    threshold = slider_value(cmp.threshold, step)
+    outs = compare_sides(models, key, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b, threshold, strict=False)
+    return (gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold), *outs, gr.Timer(active=True))

@@ -44,6 +44,15 @@ class CompareTab:
     status: gr.Markdown
     timer: gr.Timer
 
+    def model_inputs(self, model_key: gr.State) -> list:
+        """What handlers.switch_model reads when the session's model changes..."""
+        return [model_key, self.a.sketch, self.a.upload, self.a.mode, self.b.sketch, self.b.upload, self.b.mode]
+
+    def model_outputs(self) -> list:
+        """...and what it redraws."""
+        return [self.threshold, self.verdict, self.view_a, self.view_b, self.plot, self.neighbours_a,
+                self.neighbours_b, self.shown, self.timer]
+
 
 def _side(name: str) -> Side:
     n = name.lower()

@@ -1,5 +1,6 @@
 """How every measurement (and the app tests) starts the page and talks to it: `served_app` runs
-`python app.py` on a free loopback port, `loopback_client` connects gradio_client to it."""
+`python app.py` on a free loopback port, `loopback_client` connects gradio_client to it,
+`rss_mb` / `cpu_s` read what the server costs, `digit_files` draws digits to send."""
 from __future__ import annotations
 
 import contextlib
@@ -12,6 +13,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +81,46 @@ def served_app(*args: str, env: dict | None = None, timeout: float = 120):
         proc.terminate()
         proc.wait(15)
         path.unlink(missing_ok=True)
+
+
+def digit_files(folder: Path) -> list[Path]:
+    """A few drawn digits (never MNIST files) to send."""
+    shapes = {
+        "seven": [(0.2, 0.15), (0.8, 0.15), (0.45, 0.9)],
+        "one": [(0.5, 0.1), (0.5, 0.9)],
+        "four": [(0.6, 0.9), (0.6, 0.1), (0.15, 0.6), (0.85, 0.6)],
+        "zero": [(0.5, 0.1), (0.8, 0.3), (0.8, 0.7), (0.5, 0.9), (0.2, 0.7), (0.2, 0.3), (0.5, 0.1)],
+    }
+    paths = []
+    for name, pts in shapes.items():
+        img = Image.new("L", (280, 280), 255)
+        ImageDraw.Draw(img).line([(x * 280, y * 280) for x, y in pts], fill=0, width=24, joint="curve")
+        p = folder / f"{name}.png"
+        img.save(p)
+        paths.append(p)
+    return paths
+
+
+def rss_mb(pid: int, children: bool = True) -> float | None:
+    """Resident memory of process `pid` (and, by default, its children: the training fork
+    server and runs), MB; None without psutil."""
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)] if children else [proc]
+        return sum(p.memory_info().rss for p in procs) / 2**20
+    except Exception:
+        return None
+
+
+def cpu_s(pid: int, children: bool = True) -> float | None:
+    """CPU seconds (user + system) used so far by process `pid` (and its children)."""
+    try:
+        import psutil
+
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True) if children else []
+        return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
+    except Exception:
+        return None

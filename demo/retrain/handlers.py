@@ -18,17 +18,14 @@ from siamese.checkpoint import make_checkpoint, write_checkpoint
 from siamese.data import DataUnavailableError
 from siamese.job import JobUpdate
 
-from ..compare import handlers as compare_handlers
-from ..distance_plot import slider_span, slider_value
-from ..models import SHIPPED, Models
+from ..models import SHIPPED, Models, session_of
 from .runners import RunnerNote
 from .sessions import SessionModels, checkpoint_name
 from .slot import PRESETS, Busy, Cancelled, TrainingSlot, max_train_seconds, plan_run
 from .views import (
     LOSS_NAMES,
     PROGRESS_IDLE,
-    Curves,
-    banner_html,
+    curve_frames,
     empty_curve,
     map_frame,
     model_card_html,
@@ -47,10 +44,6 @@ def presets(limit: float | None = None) -> dict[str, float]:
     return fit or {f"up to {limit:.0f} s": limit}
 
 
-def _owner(request: gr.Request | None) -> str:
-    return (getattr(request, "session_hash", None) or "anonymous") if request is not None else "anonymous"
-
-
 class RetrainHandlers:
     """The tab's event handlers as plain methods of Gradio values (sessions are told apart by
     `request.session_hash`)."""
@@ -63,7 +56,7 @@ class RetrainHandlers:
     # -- starting ---------------------------------------------------------------------------
     def prepare(self, request: gr.Request = None):
         """Start pressed: say whether the run starts now or queues; swap the buttons."""
-        owner = _owner(request)
+        owner = session_of(request)
         self.slot.wait(owner)
         cur = self.slot.current
         if cur is not None and cur.owner != owner:
@@ -95,7 +88,7 @@ class RetrainHandlers:
               request: gr.Request = None, progress=gr.Progress()):
         """The run, as a stream of page updates (about one a second), ending with the new
         model as this session's `model_key`."""
-        owner = _owner(request)
+        owner = session_of(request)
         seconds = self.presets.get(length)
         if seconds is None:
             raise gr.Error(f"Unknown length {length!r}.", title="Cannot train")
@@ -107,6 +100,7 @@ class RetrainHandlers:
         skip = gr.skip()
         try:
             run = self._start(cfg, owner, self._init_checkpoint(init, key))
+            run.init_name = init
         except Cancelled:  # Stop pressed while queued
             yield (status_html("Left the queue: nothing was trained.", "info"), skip, skip, skip, skip, skip,
                    gr.Button(interactive=True), gr.Button(interactive=False))
@@ -116,7 +110,6 @@ class RetrainHandlers:
         except BaseException:
             self.slot.abandon(owner)  # its place in the queue
             raise
-        curves = Curves()
         name = LOSS_NAMES.get(loss, loss)
         where = self.slot.runner.describe()
 
@@ -136,6 +129,7 @@ class RetrainHandlers:
                    gr.LinePlot(empty_curve("accuracy"), x_lim=[0, seconds]), None, skip,
                    gr.Button(interactive=False), gr.Button(interactive=True))
             report()
+            shown = False
             # One update per event (about a second apart): Gradio can cancel at each.
             for ev in run.updates():
                 if ev is None:
@@ -145,40 +139,40 @@ class RetrainHandlers:
                     yield (status_html(ev.text, "busy"), skip, skip, skip, skip, skip, skip, skip)
                     continue
                 status = skip
-                if not curves.seconds:  # the first update: say where it trains
+                if not shown:  # the first update: say where it trains
                     status = status_html(f"Training with the {name} loss, lr {cfg.lr:g}, for {seconds:.0f} s, "
                                          f"in process {ev.pid} ({ev.device}){_note(run)}\u2026", "running")
-                curves.add(ev)
+                    shown = True
                 emb_map = map_frame(ev.map_xy, ev.map_labels) if ev.map_xy is not None else skip
-                yield (status, stats_html(ev, seconds, not ev.done), curves.loss_frame(), curves.accuracy_frame(),
-                       emb_map, skip, skip, skip)
+                yield (status, stats_html(ev, seconds, not ev.done, run.record.last_accuracy),
+                       *curve_frames(run.record), emb_map, skip, skip, skip)
                 report(ev.done)
         finally:
             if run.alive:  # cancelled (the page closed, or the API client's cancel): nothing to keep
                 run.abandon()
         if run.error or run.checkpoint is None:
             why = run.error or "it ended before a model was kept"
-            yield (status_html(f"Training failed: {why}", "error"), stats_html(run.last, seconds, False),
+            yield (status_html(f"Training failed: {why}", "error"), stats_html(run.last, seconds, False, run.record.last_accuracy),
                    skip, skip, skip, skip, gr.Button(interactive=True), gr.Button(interactive=False))
             return
         stopped = run.stopped_by == "user"
         if run.last is None or run.last.step == 0:  # stopped before the first step
             yield (status_html("Stopped before the first training step: nothing to keep.", "info"),
-                   stats_html(run.last, seconds, False), skip, skip, skip, skip,
+                   stats_html(run.last, seconds, False, run.record.last_accuracy), skip, skip, skip, skip,
                    gr.Button(interactive=True), gr.Button(interactive=False))
             return
         s = summary(cfg.to_dict(), run.last, run.result, init, stopped)
-        entry = self.sessions.register(owner, run.checkpoint, s)
+        entry = self.sessions.register(owner, run.checkpoint, s, run.record)
         acc = "" if s["probe_test_pair_accuracy"] is None else f", probe accuracy {s['probe_test_pair_accuracy'] * 100:.1f}%"
         head = "Stopped" if stopped else "Done"
         yield (status_html(f"<b>{head}</b> after {s['seconds']:.0f} s and {s['steps']:,} steps{acc}. "
                            f"Compare now uses this model.", "done"),
-               stats_html(run.last, seconds, False), skip, skip, skip, entry.key,
+               stats_html(run.last, seconds, False, run.record.last_accuracy), skip, skip, skip, entry.key,
                gr.Button(interactive=True), gr.Button(interactive=False))
 
     def stop(self, request: gr.Request = None):
         """Stop pressed: end this session's run cleanly (the model so far is kept) or leave the queue."""
-        what = self.slot.stop(_owner(request))
+        what = self.slot.stop(session_of(request))
         if what == "stopping":
             return status_html("Stopping: keeping the model trained so far\u2026", "running"), gr.Button(interactive=False)
         if what == "unqueued":
@@ -192,7 +186,7 @@ class RetrainHandlers:
 
     # -- which model this session uses -------------------------------------------------------
     def use_mine(self, request: gr.Request = None) -> str:
-        entry = self.sessions.get(_owner(request))
+        entry = self.sessions.get(session_of(request))
         return entry.key if entry is not None else SHIPPED
 
     @staticmethod
@@ -200,28 +194,16 @@ class RetrainHandlers:
         return SHIPPED
 
     def show_model(self, key: str | None, request: gr.Request = None):
-        """Banner (Compare), model card, switch buttons and download for the session's model."""
-        entry = self.sessions.get(_owner(request))
+        """Model card, switch buttons and download for the session's retrained model."""
+        entry = self.sessions.get(session_of(request))
         mine = entry is not None and key == entry.key
         s = entry.summary if entry is not None else None
-        return (gr.Row(visible=mine), banner_html(s) if mine else "", model_card_html(s, mine),
-                gr.Button(visible=mine), gr.Button(visible=entry is not None and not mine),
+        return (model_card_html(s, mine), gr.Button(visible=mine), gr.Button(visible=entry is not None and not mine),
                 gr.DownloadButton(value=str(entry.path) if entry else None, visible=entry is not None))
-
-    def refresh_compare(self, key, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b):
-        """The model changed: the Compare tab's threshold becomes the new model's own, the
-        comparison on screen is redone with it, and the tab's poll fetches its reference."""
-        key = key if key is not None else SHIPPED
-        cmp = self.models.comparator(key)
-        lo, hi, step = slider_span(cmp.threshold, compare_handlers.example_distance_span(cmp))
-        threshold = slider_value(cmp.threshold, step)
-        outs = compare_handlers.compare_sides(self.models, key, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b,
-                                      threshold, strict=False)
-        return (gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold), *outs, gr.Timer(active=True))
 
     def unload(self, request: gr.Request = None) -> None:
         """The tab closed: stop its run (if any) and free its model."""
-        owner = _owner(request)
+        owner = session_of(request)
         self.slot.abandon(owner)
         self.sessions.release(owner)
 
@@ -238,7 +220,7 @@ class RetrainHandlers:
             cfg = plan_run(loss, seconds, lr)
         except (TypeError, ValueError) as e:
             raise gr.Error(str(e), title="Cannot train") from None
-        owner = "api-" + _owner(request)
+        owner = "api-" + session_of(request)
         init_ckpt = self._init_checkpoint("scratch" if init == "scratch" else "shipped", None)
         try:
             run = self._start(cfg, owner, init_ckpt)

@@ -15,6 +15,8 @@ from siamese import Comparator
 from siamese.checkpoint import write_checkpoint
 
 from ..models import Models
+from .record import RunRecord
+from .views import describe
 
 
 @dataclass
@@ -22,6 +24,7 @@ class SessionModel:
     key: str  # in demo.models.Models
     path: Path  # the checkpoint file offered for download
     summary: dict = field(default_factory=dict)  # loss, seconds, steps, accuracy, ... for the page
+    record: RunRecord | None = None  # the run's curves and map, should a class want to see them
 
 
 def checkpoint_name(cfg: dict, step: int) -> str:
@@ -41,14 +44,15 @@ class SessionModels:
         self._by_owner: OrderedDict[str, SessionModel] = OrderedDict()
         self._lock = threading.Lock()
 
-    def register(self, owner: str, checkpoint: dict, summary: dict | None = None) -> SessionModel:
+    def register(self, owner: str, checkpoint: dict, summary: dict | None = None,
+                 record: RunRecord | None = None) -> SessionModel:
         """Make `checkpoint` `owner`'s model (replacing its previous one): a Comparator in
         `models` and a file to download."""
         cmp = Comparator.from_checkpoint_dict(checkpoint)
-        key = self.models.add(cmp)
+        key = self.models.add(cmp, label=f"your retrained model ({describe(summary or {})}), for this tab only")
         name = checkpoint_name(checkpoint.get("train_config") or {}, int(checkpoint.get("step", 0)))
         path = write_checkpoint(self.folder / key / name, checkpoint)
-        entry = SessionModel(key, path, dict(summary or {}))
+        entry = SessionModel(key, path, dict(summary or {}), record)
         with self._lock:
             old = self._by_owner.pop(owner, None)
             self._by_owner[owner] = entry

@@ -34,6 +34,7 @@ from siamese.data import require_mnist
 from siamese.job import JobResult, JobUpdate
 from siamese.worker import TrainingFailed, cpu_count
 
+from .record import RunRecord
 from .runners import RunnerNote, pick_runner
 
 log = logging.getLogger(__name__)
@@ -111,11 +112,16 @@ class Run:
         self.result: dict | None = None  # threshold and validation accuracy of the checkpoint
         self.error: str | None = None
         self.note: str | None = None  # what the runner said (e.g. "no GPU: training on the CPU")
-        self.stopped_by: str = ""  # "" | "user" | "orphaned" | "abandoned"
+        self.stopped_by: str = ""  # "" | "user" | "orphaned" | "abandoned" | "closed"
+        self.record = RunRecord(self.seconds)  # what it has shown so far, for every watcher
+        self.shared = False  # a class follows it (demo.classroom): its model outlives its owner's tab
+        self.init_name = "scratch" if init is None else "shipped"  # what it started from, for people
         self.finished = threading.Event()
+        self._on_end: list = []  # callables(run), called once the result is known
         self._orphan_after, self._on_exit = orphan_after, on_exit
         self._stop_file = Path(stop_dir or tempfile.gettempdir()) / f"siamese-stop-{uuid.uuid4().hex}"
         self._events: queue.Queue = queue.Queue()
+        self._end_lock, self._ended = threading.Lock(), False
         self._stop = threading.Event()
         self._discard = False
         self._seen = time.monotonic()
@@ -143,9 +149,22 @@ class Run:
             log.warning("could not write the stop file %s: %s", self._stop_file, e)
 
     def abandon(self) -> None:
-        """Stop and keep nothing: nobody will use the model."""
+        """Its owner is gone: stop, and keep nothing unless a class follows the run (then the
+        model trained so far becomes the class's)."""
+        if self.shared:
+            self.stop("closed")
+            return
         self._discard = True
         self.stop("abandoned")
+
+    def when_done(self, fn) -> None:
+        """Call fn(run) once the run has ended and its result is known (at once if it has),
+        before `finished` is set: whoever waits on the run sees what fn did."""
+        with self._end_lock:
+            if not self._ended:
+                self._on_end.append(fn)
+                return
+        fn(self)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the run has ended and its thread is gone; False on timeout."""
@@ -197,10 +216,12 @@ class Run:
                     continue
                 if isinstance(item, RunnerNote):
                     self.note = item.text
+                    self.record.set_note(item.text)
                 elif self._t_train is None:
                     self._t_train = time.monotonic() - item.elapsed
                 if isinstance(item, JobUpdate):
                     self.last = item
+                    self.record.add(item)
                 self._events.put(item)
                 if time.monotonic() - self._seen > self._orphan_after and not self._stop.is_set():
                     log.info("retrain of %s: nobody is reading; stopping", self.owner[:8])
@@ -214,6 +235,15 @@ class Run:
             self.error = f"{type(e).__name__}: {e}"
         finally:
             self._stop_file.unlink(missing_ok=True)
+            with self._end_lock:
+                self._ended, callbacks = True, self._on_end
+            for fn in callbacks:  # before the record says it ended: its watchers then find their model
+                try:
+                    fn(self)
+                except Exception:  # a watcher's trouble is not the run's
+                    log.exception("a callback on the end of %s's run failed", self.owner[:8])
+            state = "failed" if self.error or self.checkpoint is None else ("stopped" if self.stopped_by else "done")
+            self.record.finish(state, self.error or "")
             self.finished.set()
             self._events.put(_END)
             if self._on_exit is not None:

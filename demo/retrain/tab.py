@@ -1,5 +1,4 @@
-"""The Retrain tab's layout and wiring, and the Compare tab's "you are using your retrained
-model" banner (`build_model_banner`). The handlers are demo.retrain.handlers."""
+"""The Retrain tab's layout and wiring. The handlers are demo.retrain.handlers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +8,6 @@ import gradio as gr
 
 from siamese.projection import LIVE_MAP_LIMIT
 
-from ..compare.tab import CompareTab
 from ..models import Models
 from .handlers import RetrainHandlers, presets
 from .sessions import SessionModels
@@ -38,23 +36,6 @@ MAP_CAPTION = ("{n:,} MNIST test digits, each a dot coloured by its true label, 
 
 
 @dataclass
-class ModelBanner:
-    """In the Compare tab: shown while this session uses its retrained model."""
-
-    row: gr.Row
-    text: gr.HTML
-    back: gr.Button
-
-
-def build_model_banner() -> ModelBanner:
-    with gr.Row(visible=False, elem_id="model-banner", equal_height=True) as row:
-        text = gr.HTML("", elem_id="model-banner-text", padding=False)
-        back = gr.Button("Back to the pretrained model", size="sm", variant="secondary",
-                         elem_id="banner-back", scale=0, min_width=230)
-    return ModelBanner(row, text, back)
-
-
-@dataclass
 class RetrainTab:
     loss: gr.Radio
     length: gr.Radio
@@ -73,19 +54,53 @@ class RetrainTab:
     loss_plot: gr.LinePlot
     acc_plot: gr.LinePlot
     handlers: "RetrainHandlers"
+    seconds: float  # the default length's, for plots that follow a run
 
 
-def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, compare_tab: CompareTab,
-                      banner: ModelBanner, data_dir=None, slot: TrainingSlot | None = None,
+def retrain_head() -> str:
+    """The run views' stylesheet, for the head of a gr.HTML in each tab that shows them (tabs
+    render lazily: the first one a visitor opens must carry it)."""
+    return f"<style>{(ASSETS / 'retrain.css').read_text()}</style>"
+
+
+def map_plot_for(elem_id: str) -> gr.ScatterPlot:
+    """The live embedding map of a run (the Retrain tab's, a class's)."""
+    return gr.ScatterPlot(
+        empty_map(), x="x", y="y", color="digit", color_map=DIGIT_COLOURS,
+        x_lim=[-LIVE_MAP_LIMIT, LIVE_MAP_LIMIT], y_lim=[-LIVE_MAP_LIMIT, LIVE_MAP_LIMIT], x_title="PCA axis 1",
+        y_title="PCA axis 2", color_title="digit", title="Test digits as the network sees them",
+        height=440, tooltip=["digit"], elem_id=elem_id, show_label=False, buttons=["fullscreen"])
+
+
+def curve_plots_for(prefix: str, seconds: float) -> tuple[gr.LinePlot, gr.LinePlot]:
+    """A run's loss and probe accuracy curves, side by side (call inside a layout)."""
+    with gr.Row():
+        loss_plot = gr.LinePlot(empty_curve("loss"), x="seconds", y="loss", title="Training loss",
+                                x_title="seconds", y_title="loss", x_lim=[0, seconds], height=230,
+                                elem_id=f"{prefix}-loss-plot", show_label=False, buttons=[])
+        acc_plot = gr.LinePlot(empty_curve("accuracy"), x="seconds", y="accuracy",
+                               title=f"Test pair accuracy ({2 * EVAL_SIZE:,}-pair probe)", x_title="seconds",
+                               y_title="accuracy", x_lim=[0, seconds], y_lim=[0.5, 1.0], height=230,
+                               elem_id=f"{prefix}-acc-plot", show_label=False, buttons=[])
+    return loss_plot, acc_plot
+
+
+def map_caption(models: Models) -> str:
+    text = MAP_CAPTION.format(n=EVAL_SIZE, dim=models.comparator(None).model.config.embedding_dim)
+    return f'<div class="rt-caption">{text}</div>'
+
+
+def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, follow_model, ui_tab: gr.Tab,
+                      data_dir=None, slot: TrainingSlot | None = None,
                       sessions: SessionModels | None = None) -> RetrainTab:
-    """The tab's components and events (call inside its gr.Tab)."""
+    """The tab's components and events (call inside its gr.Tab, `ui_tab`). follow_model(event):
+    chains what the page redraws after an event that changed `model_key` (demo.app)."""
     choices = presets()
     h = RetrainHandlers(models, slot or machine_slot(), sessions or SessionModels(models), data_dir, choices)
     default_length = DEFAULT_PRESET if DEFAULT_PRESET in choices else next(iter(choices))
     seconds = choices[default_length]
-    css = (ASSETS / "retrain.css").read_text()
 
-    gr.HTML(INTRO, head=f"<style>{css}</style>", padding=False)
+    gr.HTML(INTRO, head=retrain_head(), padding=False)
     with gr.Row(equal_height=False, elem_id="retrain-top"):
         with gr.Column(scale=4, min_width=320, elem_id="retrain-controls"):
             loss = gr.Radio([(LOSS_NAMES["bce"], "bce"), ("contrastive", "contrastive"), ("triplet", "triplet")],
@@ -106,13 +121,8 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, co
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="retrain-stop")
             progress = gr.HTML(PROGRESS_IDLE, elem_id="retrain-progress", padding=False)
         with gr.Column(scale=7, min_width=480):
-            map_plot = gr.ScatterPlot(
-                empty_map(), x="x", y="y", color="digit", color_map=DIGIT_COLOURS,
-                x_lim=[-LIVE_MAP_LIMIT, LIVE_MAP_LIMIT], y_lim=[-LIVE_MAP_LIMIT, LIVE_MAP_LIMIT], x_title="PCA axis 1",
-                y_title="PCA axis 2", color_title="digit", title="Test digits as the network sees them",
-                height=440, tooltip=["digit"], elem_id="retrain-map", show_label=False, buttons=["fullscreen"])
-            caption = MAP_CAPTION.format(n=EVAL_SIZE, dim=models.comparator(None).model.config.embedding_dim)
-            gr.HTML(f'<div class="rt-caption">{caption}</div>', padding=False)
+            map_plot = map_plot_for("retrain-map")
+            gr.HTML(map_caption(models), padding=False)
     with gr.Row(equal_height=False, elem_id="retrain-bottom"):
         with gr.Column(scale=4, min_width=320):
             status = gr.HTML(status_html("Ready. One run at a time on this machine."), elem_id="retrain-status",
@@ -127,14 +137,7 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, co
                 use_mine = gr.Button("Use my retrained model", visible=False, size="sm", variant="primary",
                                      elem_id="retrain-use-mine")
         with gr.Column(scale=7, min_width=480):
-            with gr.Row():
-                loss_plot = gr.LinePlot(empty_curve("loss"), x="seconds", y="loss", title="Training loss",
-                                        x_title="seconds", y_title="loss", x_lim=[0, seconds], height=230,
-                                        elem_id="retrain-loss-plot", show_label=False, buttons=[])
-                acc_plot = gr.LinePlot(empty_curve("accuracy"), x="seconds", y="accuracy",
-                                       title=f"Test pair accuracy ({2 * EVAL_SIZE:,}-pair probe)", x_title="seconds",
-                                       y_title="accuracy", x_lim=[0, seconds], y_lim=[0.5, 1.0], height=230,
-                                       elem_id="retrain-acc-plot", show_label=False, buttons=[])
+            loss_plot, acc_plot = curve_plots_for("retrain", seconds)
 
     # Hidden: the API's own inputs and outputs.
     with gr.Row(visible=False):
@@ -147,8 +150,8 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, co
         api_button = gr.Button("retrain")
 
     tab = RetrainTab(loss, length, lr, init, start, stop, progress, status, stats, model_card, download,
-                     use_shipped, use_mine, map_plot, loss_plot, acc_plot, h)
-    _wire(tab, h, model_key, blocks, compare_tab, banner)
+                     use_shipped, use_mine, map_plot, loss_plot, acc_plot, h, seconds)
+    _wire(tab, h, model_key, blocks, follow_model, ui_tab)
     api_button.click(h.api, [api_loss, api_seconds, api_lr, api_init], [api_out, api_file],
                      api_name="retrain_api", concurrency_limit=1, concurrency_id=CONCURRENCY_ID,
                      api_description="Retrain the network (loss: bce | contrastive | triplet; seconds, capped by "
@@ -157,18 +160,16 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, co
     return tab
 
 
-def _wire(t: RetrainTab, h: RetrainHandlers, model_key: gr.State, blocks: gr.Blocks, ct: CompareTab,
-          banner: ModelBanner) -> None:
+def _wire(t: RetrainTab, h: RetrainHandlers, model_key: gr.State, blocks: gr.Blocks, follow_model,
+          ui_tab: gr.Tab) -> None:
     quiet = dict(show_progress="hidden", api_visibility="private")
-    show_outputs = [banner.row, banner.text, t.model_card, t.use_shipped, t.use_mine, t.download]
-    cmp_inputs = [model_key, ct.a.sketch, ct.a.upload, ct.a.mode, ct.b.sketch, ct.b.upload, ct.b.mode]
-    cmp_outputs = [ct.threshold, ct.verdict, ct.view_a, ct.view_b, ct.plot, ct.neighbours_a, ct.neighbours_b,
-                   ct.shown, ct.timer]
+    show_outputs = [t.model_card, t.use_shipped, t.use_mine, t.download]
+    # The model may change elsewhere (the banner's way back, a class): the card catches up on view.
+    ui_tab.select(h.show_model, [model_key], show_outputs, **quiet)
 
     def after_switch(event):
-        """Whatever changed model_key: say which model is in use, redo Compare with it."""
-        return (event.then(h.show_model, [model_key], show_outputs, **quiet)
-                .then(h.refresh_compare, cmp_inputs, cmp_outputs, **quiet))
+        """Whatever changed model_key: this tab's card and buttons, then the rest of the page."""
+        return follow_model(event.then(h.show_model, [model_key], show_outputs, **quiet))
 
     run = t.start.click(h.prepare, None, [t.status, t.start, t.stop, t.progress], **quiet).then(
         h.train, [t.loss, t.length, t.lr, t.init, model_key],
@@ -178,7 +179,6 @@ def _wire(t: RetrainTab, h: RetrainHandlers, model_key: gr.State, blocks: gr.Blo
     )
     after_switch(run.then(h.buttons_idle, None, [t.start, t.stop, t.progress], **quiet))
     t.stop.click(h.stop, None, [t.status, t.stop], **quiet)
-    for button in (t.use_shipped, banner.back):
-        after_switch(button.click(h.use_shipped, None, model_key, **quiet))
+    after_switch(t.use_shipped.click(h.use_shipped, None, model_key, **quiet))
     after_switch(t.use_mine.click(h.use_mine, None, model_key, **quiet))
     blocks.unload(h.unload)

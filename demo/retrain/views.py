@@ -1,6 +1,6 @@
-"""Training progress -> what the Retrain tab shows: pandas frames for the curves and the
-embedding map, and small HTML cards. Pure functions of numbers, plus `Curves`, which keeps
-what one run has shown so far."""
+"""Training progress -> what the Retrain tab (and a class following a run) shows: pandas frames
+for the curves and the embedding map from a run's RunRecord, and small HTML cards. Pure
+functions of numbers."""
 from __future__ import annotations
 
 import html
@@ -12,6 +12,7 @@ from siamese.job import JobUpdate
 
 from ..views import DIGIT_COLOURS as PALETTE
 from ..views import fmt
+from .record import RunRecord
 
 DIGIT_COLOURS = {str(d): c for d, c in enumerate(PALETTE)}  # the scatter plot's color_map
 PROGRESS_IDLE = '<div class="rt-progress-idle">The progress bar shows here while a model trains.</div>'
@@ -28,26 +29,13 @@ def empty_map() -> pd.DataFrame:
                          "digit": pd.Series(dtype=str)})
 
 
-class Curves:
-    """Loss and probe test pair accuracy against training seconds, one point per event."""
-
-    def __init__(self):
-        self.seconds: list[float] = []
-        self.loss: list[float] = []
-        self.accuracy: list[float] = []
-
-    def add(self, ev: JobUpdate) -> None:
-        if ev.step == 0:  # an event before any step (a stop at once) has no loss to show
-            return
-        self.seconds.append(round(ev.elapsed, 2))
-        self.loss.append(float(ev.loss))
-        self.accuracy.append(float(ev.test_pair_accuracy) if ev.test_pair_accuracy is not None else float("nan"))
-
-    def loss_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"seconds": self.seconds, "loss": self.loss})
-
-    def accuracy_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"seconds": self.seconds, "accuracy": self.accuracy}).dropna()
+def curve_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(loss, test pair accuracy) against training seconds, one row per update with a step
+    (accuracy only where the update ran the probe)."""
+    with record.lock:
+        loss = pd.DataFrame({"seconds": record.seconds, "loss": record.loss})
+        acc = pd.DataFrame({"seconds": record.seconds, "accuracy": record.accuracy}).dropna()
+    return loss, acc
 
 
 def map_frame(xy: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
@@ -63,13 +51,15 @@ def _cell(value: str, label: str, cls: str = "") -> str:
     return f'<div class="rt-stat {cls}"><b>{value}</b><span>{label}</span></div>'
 
 
-def stats_html(ev: JobUpdate | None, seconds: float, running: bool = True) -> str:
-    """The numbers under the controls: elapsed, steps, pairs/s, loss, accuracy."""
+def stats_html(ev: JobUpdate | None, seconds: float, running: bool = True, accuracy: float | None = None) -> str:
+    """The numbers under the controls: elapsed, steps, pairs/s, loss, accuracy (`accuracy`:
+    the latest probe's, for an update that skipped it)."""
     if ev is None:
         cells = [_cell("\u2013", "elapsed"), _cell("\u2013", "steps"), _cell("\u2013", "pairs / s"),
                  _cell("\u2013", "loss"), _cell("\u2013", "test pair accuracy", "acc")]
     else:
-        acc = "\u2013" if ev.test_pair_accuracy is None else f"{ev.test_pair_accuracy * 100:.1f}%"
+        acc = ev.test_pair_accuracy if ev.test_pair_accuracy is not None else accuracy
+        acc = "\u2013" if acc is None else f"{acc * 100:.1f}%"
         cells = [
             _cell(f"{ev.elapsed:.0f} s <small>/ {seconds:.0f}</small>", "elapsed"),
             _cell(f"{ev.step:,}", f"steps \u00b7 epoch {ev.epoch:.1f}"),
@@ -122,9 +112,3 @@ def model_card_html(s: dict | None, in_use: bool) -> str:
         tail = ""
     return (f'<div class="rt-model {"mine" if in_use else "kept"}" data-model="{"mine" if in_use else "shipped"}">'
             f'<div class="rt-model-head">{head}</div><div>{html.escape(describe(s))}.{acc}{tail}</div></div>')
-
-
-def banner_html(s: dict) -> str:
-    """The Compare tab's notice that a retrained model is in use."""
-    return (f'<div class="model-banner-text"><b>Using your retrained model</b> ({html.escape(describe(s))}), '
-            f'for this tab only. Verdicts, threshold and neighbours below come from it.</div>')

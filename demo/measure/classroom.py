@@ -1,0 +1,176 @@
+"""A class on one served page, measured: N screens (gradio_client, loopback) follow one class run
+through /watch_class while M other clients call /compare back to back.
+
+    .venv/bin/python -m demo.measure.classroom                   # 40 watchers, 8 compare clients, 60 s
+    .venv/bin/python -m demo.measure.classroom --watchers 10 --clients 2 --seconds 20 --json
+
+Starts `python app.py` on a free loopback port, a class run with /class_retrain_api, the compare
+clients, then a baseline window (compare load and the run, no watchers), then the watchers join
+and the measured window runs. Reports per watcher how many updates arrived and the gaps between
+them (mean and worst), errors, /compare p50/p95 during the watched window, and what the watchers
+cost the server: its CPU seconds per second and resident memory (the server process alone, the
+training process apart), with and without them, divided by N.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .launch import cpu_s, digit_files, loopback_client, print_report, rss_mb, served_app
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m demo.measure.classroom", description=__doc__.splitlines()[0])
+    p.add_argument("--watchers", type=int, default=40)
+    p.add_argument("--clients", type=int, default=8, help="clients calling /compare back to back")
+    p.add_argument("--seconds", type=float, default=60.0, help="the watched window")
+    p.add_argument("--baseline", type=float, default=10.0, help="seconds measured before the watchers join")
+    p.add_argument("--class-memory", type=int, default=0, metavar="N",
+                   help="instead: resident memory per class, N classes shared in this process")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    if a.class_memory:
+        print_report(class_memory(a.class_memory), a.json)
+        return 0
+
+    from gradio_client import handle_file
+
+    files = [handle_file(str(f)) for f in digit_files(Path(tempfile.mkdtemp(prefix="siamese-class-")))]
+    out: dict = {"watchers": a.watchers, "clients": a.clients, "cpus": os.cpu_count()}
+    run_seconds = a.baseline + a.seconds + 30
+    env = {"SIAMESE_MAX_TRAIN_SECONDS": str(int(run_seconds) + 10)}
+    with served_app(env=env, timeout=120) as (proc, url, _):
+        teacher = loopback_client(url).submit(loss="bce", seconds=run_seconds, lr=2e-3, init="scratch",
+                                              api_name="/class_retrain_api")
+        deadline = time.perf_counter() + 120
+        while not teacher.outputs():
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"the class run did not start: {teacher.status()}")
+            time.sleep(0.1)
+        code = teacher.outputs()[0][0]["class_code"]
+
+        stop, lock = threading.Event(), threading.Lock()
+        latencies, errors, window = [], [], {"on": False}
+
+        def compare_client(k: int):
+            client = loopback_client(url)
+            i = k
+            while not stop.is_set():
+                t = time.perf_counter()
+                try:
+                    client.predict(files[i % 4], files[(i * 3 + 1) % 4], api_name="/compare")
+                    if window["on"]:
+                        with lock:
+                            latencies.append(time.perf_counter() - t)
+                except Exception as e:  # noqa: BLE001 - counted
+                    with lock:
+                        errors.append(f"compare: {type(e).__name__}: {str(e)[:100]}")
+                i += 1
+
+        arrivals: list[list[float]] = [[] for _ in range(a.watchers)]
+
+        def watcher(k: int):
+            try:
+                job = loopback_client(url).submit(code, api_name="/watch_class")
+                for _ in job:
+                    arrivals[k].append(time.perf_counter())
+                    if stop.is_set():
+                        job.cancel()
+                        return
+            except Exception as e:  # noqa: BLE001 - counted
+                with lock:
+                    errors.append(f"watch: {type(e).__name__}: {str(e)[:100]}")
+
+        clients = [threading.Thread(target=compare_client, args=(k,), daemon=True) for k in range(a.clients)]
+        for t in clients:
+            t.start()
+        time.sleep(3)  # the compare clients connected and warm
+        cpu0, t0, rss0 = cpu_s(proc.pid, children=False), time.perf_counter(), rss_mb(proc.pid, children=False)
+        time.sleep(a.baseline)
+        cpu1, t1 = cpu_s(proc.pid, children=False), time.perf_counter()
+        watchers = [threading.Thread(target=watcher, args=(k,), daemon=True) for k in range(a.watchers)]
+        for t in watchers:
+            t.start()
+        time.sleep(3)  # every watcher connected and served its first look
+        rss1 = rss_mb(proc.pid, children=False)
+        cpu2, t2 = cpu_s(proc.pid, children=False), time.perf_counter()
+        window["on"] = True
+        time.sleep(a.seconds)
+        window["on"] = False
+        cpu3, t3 = cpu_s(proc.pid, children=False), time.perf_counter()
+        stop.set()
+        last = teacher.outputs()[-1][0]
+        teacher.cancel()
+        for t in clients + watchers:
+            t.join(15)
+
+    gaps = []
+    counts = []
+    for times in arrivals:
+        inside = [x for x in times if t2 <= x <= t3]
+        counts.append(len(inside))
+        if len(inside) > 1:
+            gaps.extend(np.diff(inside).tolist())
+    ms = np.array(latencies) * 1000 if latencies else np.array([float("nan")])
+    base_cpu = (cpu1 - cpu0) / (t1 - t0)
+    with_cpu = (cpu3 - cpu2) / (t3 - t2)
+    out.update(
+        code=code, window_s=round(t3 - t2, 1), errors=len(errors), first_errors=errors[:5],
+        updates_per_watcher_min=min(counts) if counts else 0, updates_per_watcher_mean=round(float(np.mean(counts)), 1),
+        mean_gap_s=round(float(np.mean(gaps)), 2) if gaps else None,
+        worst_mean_gap_s=round(max((t3 - t2) / max(c, 1) for c in counts), 2) if counts else None,
+        max_gap_s=round(float(np.max(gaps)), 2) if gaps else None,
+        compare_calls=len(latencies), compare_p50_ms=round(float(np.percentile(ms, 50)), 1),
+        compare_p95_ms=round(float(np.percentile(ms, 95)), 1),
+        server_cpu_s_per_s_without_watchers=round(base_cpu, 3), server_cpu_s_per_s_with_watchers=round(with_cpu, 3),
+        server_cpu_ms_per_s_per_watcher=round((with_cpu - base_cpu) * 1000 / max(a.watchers, 1), 2),
+        server_rss_mb_before_watchers=round(rss0, 1) if rss0 else None,
+        server_rss_mb_with_watchers=round(rss1, 1) if rss1 else None,
+        server_rss_mb_per_watcher=round((rss1 - rss0) / max(a.watchers, 1), 3) if rss0 and rss1 else None,
+        run_step_at_end=last.get("step"), run_accuracy_at_end=last.get("test_pair_accuracy"),
+    )
+    print_report(out, a.json)
+    return 0 if not errors else 1
+
+
+def class_memory(n: int) -> dict:
+    """Resident memory of n classes, each with its model registered (a finished run's model,
+    shared), in this process: (after - before) / n. The test-set reference a tab builds for a
+    model comes on top, at most Models' LRU of them at once (demo.models)."""
+    from siamese import Comparator
+    from siamese.job import JobUpdate
+
+    from ..classroom.classes import ClassRoom
+    from ..models import Models
+    from ..retrain.record import RunRecord
+    from ..retrain.sessions import SessionModel
+
+    checkpoint = Path(__file__).resolve().parents[2] / "checkpoints" / "siamese_mnist.pt"
+    room = ClassRoom(Models(Comparator.from_checkpoint(checkpoint)))
+    xy = np.zeros((1000, 2), np.float32)
+
+    def entry() -> SessionModel:  # a 5-minute run's record: 300 updates, a map
+        record = RunRecord(300)
+        for k in range(1, 301):
+            record.add(JobUpdate(k, k / 100, float(k), float(k), 1.0, 4000.0, 1e-3, 0.9, xy, np.arange(1000) % 10))
+        record.finish("done")
+        return SessionModel("", checkpoint, {"loss": "bce", "lr": 2e-3, "init": "scratch"}, record)
+
+    room.share_model(entry(), "warm-up")  # the first one pays for imports
+    before = rss_mb(os.getpid(), children=False)
+    for k in range(n):
+        room.share_model(entry(), f"teacher-{k}")
+    after = rss_mb(os.getpid(), children=False)
+    return {"classes": n, "rss_before_mb": round(before, 1), "rss_after_mb": round(after, 1),
+            "mb_per_class": round((after - before) / n, 2)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
