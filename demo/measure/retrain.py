@@ -103,7 +103,7 @@ def main(argv=None) -> int:
 def _summary(job, final: dict, path: str, data_dir, curve: bool = True) -> dict:
     out = {"steps": final["step"], "epochs": final["epoch"], "elapsed_s": final["elapsed_s"],
            "pid": final["pid"], "device": final["device"],
-           "pairs_per_s": round(2 * 256 * final["step"] / max(final["elapsed_s"], 1e-9)),
+           "pairs_per_s": round(2 * final["batch_size"] * final["step"] / max(final["elapsed_s"], 1e-9)),
            "probe_test_pair_accuracy": final["test_pair_accuracy"],
            "fixed_test_pairs_accuracy": _full_accuracy(path, data_dir)}
     if curve:

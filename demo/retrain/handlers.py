@@ -253,6 +253,7 @@ def _api_progress(ev: JobUpdate, cfg, run) -> dict:
             "elapsed_s": round(ev.elapsed, 2), "seconds": cfg.max_seconds, "loss": ev.loss,
             "test_pair_accuracy": ev.test_pair_accuracy, "pairs_per_s": round(ev.pairs_per_s, 1),
             "lr": ev.lr, "loss_name": cfg.loss, "reason": ev.reason, "device": ev.device, "pid": ev.pid,
+            "batch_size": cfg.batch_size,
             "note": run.note}
 
 
