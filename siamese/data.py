@@ -127,7 +127,8 @@ def random_affine(x: torch.Tensor, generator: torch.Generator | None = None,
     """
     n = x.shape[0]
     start, batch = rows or (0, n)
-    r = torch.rand(batch, 4, device=x.device, generator=generator)[start : start + n] * 2 - 1  # (N, 4) in [-1, 1]
+    r = torch.rand(batch, 4, device=x.device, generator=generator)[start : start + n]
+    r = r * 2 - 1  # (N, 4) in [-1, 1]
     ang = r[:, 0] * math.radians(degrees)
     s = 1.0 + r[:, 1] * scale
     tx, ty = r[:, 2] * shift / 14.0, r[:, 3] * shift / 14.0  # affine_grid works in [-1, 1]

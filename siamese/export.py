@@ -86,8 +86,8 @@ def metadata(cmp: Comparator, opset: int | None = None) -> dict:
     slope, intercept = cmp.calibration
     return {
         "files": {"tower": TOWER, "pair": PAIR},
-        "tower": {"inputs": {"images": ["batch", 1, SIZE, SIZE]}, "outputs": {"descriptors": ["batch", cfg.embedding_dim]},
-                  "dtype": "float32"},
+        "tower": {"inputs": {"images": ["batch", 1, SIZE, SIZE]},
+                  "outputs": {"descriptors": ["batch", cfg.embedding_dim]}, "dtype": "float32"},
         "pair": {"inputs": {"a": ["batch", cfg.embedding_dim], "b": ["batch", cfg.embedding_dim]},
                  "outputs": {"distance": ["batch"], "same_probability": ["batch"]}, "dtype": "float32"},
         "threshold": cmp.threshold,
@@ -110,19 +110,22 @@ def export(checkpoint, out_dir) -> dict:
     returns the JSON's content."""
     try:
         import onnx
+        import onnxscript  # noqa: F401  (what torch.onnx's dynamo exporter writes the graphs with)
     except ImportError as e:
-        raise RuntimeError("exporting needs the onnx and onnxscript packages: pip install onnx onnxscript") from e
+        raise RuntimeError("exporting needs the onnx and onnxscript packages "
+                           "(pip install onnx onnxscript)") from e
     cmp = Comparator.from_checkpoint(checkpoint)  # the one loader; fp32 on the CPU
     model = cmp.model.to(memory_format=torch.contiguous_format).eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     d = model.config.embedding_dim
     with torch.no_grad():
-        _export(Tower(model).eval(), (torch.rand(2, 1, SIZE, SIZE),), out / TOWER, ["images"], ["descriptors"])
+        _export(Tower(model).eval(), (torch.rand(2, 1, SIZE, SIZE),), out / TOWER,
+                ["images"], ["descriptors"])
         _export(PairScorer(model, cmp.calibration).eval(), (torch.randn(2, d), torch.randn(2, d)), out / PAIR,
                 ["a", "b"], ["distance", "same_probability"])
-    opset = next((o.version for o in onnx.load(str(out / TOWER)).opset_import if o.domain in ("", "ai.onnx")), None)
-    meta = metadata(cmp, opset)
+    opsets = onnx.load(str(out / TOWER)).opset_import
+    meta = metadata(cmp, next((o.version for o in opsets if o.domain in ("", "ai.onnx")), None))
     (out / META).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
@@ -141,8 +144,9 @@ def main(argv=None) -> int:
     except (RuntimeError, ValueError, FileNotFoundError) as e:  # CheckpointError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {Path(a.out) / TOWER}, {Path(a.out) / PAIR}, {Path(a.out) / META} "
-          f"(metric {meta['metric']}, threshold {meta['threshold']:.4f}, opset {meta['versions']['onnx_opset']})")
+    out = Path(a.out)
+    print(f"wrote {out / TOWER}, {out / PAIR}, {out / META} (metric {meta['metric']}, "
+          f"threshold {meta['threshold']:.4f}, opset {meta['versions']['onnx_opset']})")
     return 0
 
 

@@ -90,6 +90,8 @@ class Trainer:
         self.rank, self.world_size = distributed.world()
         if cfg.batch_size < self.world_size:
             raise ValueError(f"batch_size {cfg.batch_size} is smaller than the {self.world_size} ranks")
+        if cfg.compile and self.world_size > 1:
+            raise ValueError("--compile is not supported under torchrun")
         self.device = distributed.local_device(cfg.device)
         self.amp = use_amp(cfg.amp, self.device)
         torch.manual_seed(cfg.seed)
@@ -156,7 +158,7 @@ class Trainer:
         should_stop: a cheap callable checked before every step, like `stop()` (e.g. whether a
         stop file exists, for a run in another process)."""
         cfg, model, dev = self.cfg, self.model, self.device
-        compiled = torch.compile(model) if cfg.compile and self._ddp is None else model
+        compiled = torch.compile(model) if cfg.compile else model
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         gen = torch.Generator(device=dev).manual_seed(cfg.seed)
         n = len(self.train_labels)

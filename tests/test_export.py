@@ -38,8 +38,8 @@ def _sessions(exported):
 def test_the_json_carries_what_a_runtime_needs(exported, comparator):
     _, _, meta = _sessions(exported)
     assert meta["threshold"] == comparator.threshold and meta["metric"] == "head"
-    assert meta["preprocessing"]["mnist_mean"] == MNIST_MEAN and meta["preprocessing"]["mnist_std"] == MNIST_STD
-    assert meta["preprocessing"]["normalized_in_graph"] is True
+    pre = meta["preprocessing"]
+    assert pre["mnist_mean"] == MNIST_MEAN and pre["mnist_std"] == MNIST_STD and pre["normalized_in_graph"]
     assert meta["model_config"] == comparator.model.config.to_dict()
     assert meta["tower"]["inputs"] == {"images": ["batch", 1, 28, 28]}
 
@@ -49,7 +49,8 @@ def test_onnxruntime_reproduces_pytorch_on_the_mnist_test_digits(exported, mnist
     images = mnist.test.images  # (10000, 28, 28) uint8
     x = (images.float() / 255).unsqueeze(1).numpy()  # (10000, 1, 28, 28) in [0, 1]
     emb_torch = comparator.embed(images, fast=False)  # fp32, as the threshold was chosen
-    emb_onnx = np.concatenate([tower.run(None, {"images": x[i : i + 1000]})[0] for i in range(0, len(x), 1000)])
+    emb_onnx = np.concatenate([tower.run(None, {"images": x[i : i + 1000]})[0]
+                               for i in range(0, len(x), 1000)])  # (10000, 512)
     # the free batch axis: one image alone gives its row of a batch
     alone = tower.run(None, {"images": x[7:8]})[0]
     np.testing.assert_allclose(alone[0], emb_onnx[7], rtol=0, atol=1e-4)
@@ -110,8 +111,9 @@ def test_the_readme_scores_a_pair_with_onnxruntime_numpy_and_pil_alone(exported,
         arr = (to_mnist(path) * 255).round().astype(np.uint8)  # as an MNIST-style PNG holds it
         Image.fromarray(arr).save(exported / name)
         arrays.append(arr.astype(np.float32) / 255)
-    code = _readme_snippet() + '\nimport sys\nassert "torch" not in sys.modules and "siamese" not in sys.modules\n'
-    r = subprocess.run([sys.executable, "-c", code], cwd=exported, capture_output=True, text=True, timeout=120)
+    alone = '\nimport sys\nassert "torch" not in sys.modules and "siamese" not in sys.modules\n'
+    r = subprocess.run([sys.executable, "-c", _readme_snippet() + alone], cwd=exported,
+                       capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     m = re.fullmatch(r"distance (\S+), p\(same\) (\S+), same: (True|False)\n", r.stdout)
     assert m, r.stdout

@@ -156,7 +156,7 @@ def compare_api(models: Models):
         paper or light on dark; one digit per image.
 
         Args:
-            image_a: the first digit image (PNG, JPEG or WebP), as a URL or a base64 data URL
+            image_a: the first digit image, PNG, JPEG or WebP (over MCP: an http(s) URL or a data URL)
             image_b: the second digit image, the same way
         Returns:
             distance (lower is more alike), same_probability (0 to 1)
