@@ -1,6 +1,7 @@
 """The Siamese Digits page: `build_demo()` makes the gr.Blocks, `main()` serves it.
 
     python app.py                      # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / _PORT honoured)
+    python app.py --mcp                # the same, and MCP tools at /gradio_api/mcp/
     python -m demo.app --help
 
 Tabs, each a folder of its own: demo.compare, demo.retrain, demo.teach. They share
@@ -23,7 +24,7 @@ from .banner import banner_update, build_model_banner
 from .classroom.classes import ClassRoom
 from .classroom.handlers import ClassHandlers
 from .classroom.tab import build_class_tab, build_share_panel
-from .compare.handlers import compare_files, switch_model
+from .compare.handlers import compare_api, switch_model
 from .compare.tab import build_compare_tab
 from .models import SHIPPED, Models
 from .retrain.tab import build_retrain_tab
@@ -102,14 +103,13 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
                          show_progress="hidden", api_visibility="private")
 
         # The API: two image files in, JSON out (hidden components: nothing shows on the page).
+        # Described by compare_api's docstring, which is also the MCP tool's description.
         with gr.Row(visible=False):
             file_a = gr.File(label="image_a", type="filepath")
             file_b = gr.File(label="image_b", type="filepath")
             result = gr.JSON(label="result")
             api_button = gr.Button("compare")
-        api_button.click(lambda a, b: compare_files(models, a, b), [file_a, file_b], result,
-                         api_name="compare",
-                         api_description="Compare two digit images: distance, same_probability, same, threshold.")
+        api_button.click(compare_api(models), [file_a, file_b], result, api_name="compare")
 
         demo.load(None, js=(ASSETS / "brush.js").read_text())
     demo.models = models  # for tests and measurements: models.wait() until the reference is built
@@ -130,13 +130,18 @@ def main(argv=None) -> None:
                    help="never download MNIST (without its files the neighbours and distributions are off)")
     p.add_argument("--host", default=None, help="interface (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    p.add_argument("--mcp", action="store_true",
+                   help="also serve the public API as MCP tools at /gradio_api/mcp/ "
+                        "(default: off, unless $GRADIO_MCP_SERVER=true)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal request otherwise
+    logging.getLogger("mcp").setLevel(logging.WARNING)  # and per MCP session (with --mcp)
     demo = build_demo(args.checkpoint, args.data_dir, download=not args.no_download)
-    # server_name/port None: Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself.
+    # server_name/port None: Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself, and
+    # mcp_server None: GRADIO_MCP_SERVER (off when unset).
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE,
-                show_error=False)
+                show_error=False, mcp_server=True if args.mcp else None)
 
 
 if __name__ == "__main__":

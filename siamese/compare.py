@@ -31,6 +31,17 @@ class Comparison:
                 "same": self.same, "threshold": self.threshold}
 
 
+def same_probability(model: SiameseNet, calibration: tuple[float, float], emb_a: torch.Tensor,
+                     emb_b: torch.Tensor) -> torch.Tensor:
+    """(N, D), (N, D) -> (N,): the head's softmax for a head-metric model, else the logistic fit
+    sigmoid(slope * d + intercept) of its Euclidean distance (calibration = (slope, intercept)).
+    Plain tensor ops, so the ONNX pair scorer (siamese.export) is traced from this too."""
+    if model.config.metric == "head":
+        return same_probability_from_logits(model.pair_logits(emb_a, emb_b))
+    slope, intercept = calibration
+    return torch.sigmoid(slope * model.distance(emb_a, emb_b) + intercept)
+
+
 class Comparator:
     """A trained siamese network ready to compare digits.
 
@@ -110,10 +121,7 @@ class Comparator:
     @torch.inference_mode()
     def same_probability(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
         """(N, D), (N, D) -> (N,) probability that each pair shows the same digit."""
-        if self.model.config.metric == "head":
-            return same_probability_from_logits(self.model.pair_logits(emb_a, emb_b))
-        slope, intercept = self.calibration
-        return torch.sigmoid(slope * self.model.distance(emb_a, emb_b) + intercept)
+        return same_probability(self.model, self.calibration, emb_a, emb_b)
 
     def compare(self, img_a, img_b) -> Comparison:
         a, b = to_mnist(img_a), to_mnist(img_b)

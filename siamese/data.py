@@ -116,13 +116,19 @@ def load_mnist(
 
 
 def random_affine(x: torch.Tensor, generator: torch.Generator | None = None,
-                  degrees: float = 10.0, scale: float = 0.1, shift: float = 2.0) -> torch.Tensor:
+                  degrees: float = 10.0, scale: float = 0.1, shift: float = 2.0,
+                  rows: tuple[int, int] | None = None) -> torch.Tensor:
     """Jitter a batch (N, 1, 28, 28) by a small random rotation, scale and shift, on its device.
 
     Drawn digits are never as tidy as MNIST's; this teaches the towers to shrug that off.
+    rows=(start, batch): x is rows start..start+N of a batch of `batch` images. The jitter is
+    drawn for the whole batch (the generator advances as it would for it) and x gets its rows'
+    share, so each data-parallel rank jitters its shard exactly as one process jitters the batch.
     """
     n = x.shape[0]
-    r = torch.rand(n, 4, device=x.device, generator=generator) * 2 - 1  # (N, 4) in [-1, 1]
+    start, batch = rows or (0, n)
+    r = torch.rand(batch, 4, device=x.device, generator=generator)[start : start + n]
+    r = r * 2 - 1  # (N, 4) in [-1, 1]
     ang = r[:, 0] * math.radians(degrees)
     s = 1.0 + r[:, 1] * scale
     tx, ty = r[:, 2] * shift / 14.0, r[:, 3] * shift / 14.0  # affine_grid works in [-1, 1]

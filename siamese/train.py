@@ -1,10 +1,15 @@
 """Training: a short loop in labelled phases that reports progress as events.
 
     python -m siamese.train --epochs 12 --out checkpoints/siamese_mnist.pt
+    torchrun --nproc_per_node=2 -m siamese.train --epochs 12 --out runs/ddp.pt   # data-parallel
 
 The trainer knows nothing about who watches. `Trainer.run()` yields `TrainEvent`s (the CLI
 prints them, the page plots them, tests assert on them); `Trainer.stop()` may be called from any
 thread and the run ends at the next step with the model trained so far.
+
+Under torchrun the same loop trains data-parallel (siamese.distributed): each rank embeds its
+shard of every global batch, DDP averages the gradients, and rank 0 alone probes, prints and
+saves. Its clock and stop requests decide for every rank, so all stop after the same step.
 """
 from __future__ import annotations
 
@@ -19,10 +24,11 @@ from pathlib import Path
 
 import torch
 
+from . import distributed
 from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
 from .config import LOSSES, ModelConfig, TrainConfig, metric_for_loss
 from .data import MNIST, NUM_CLASSES, load_mnist, random_affine
-from .device import autocast, pick_device, use_amp
+from .device import autocast, use_amp
 from .evaluate import ProgressProbe, choose_threshold, evaluate
 from .losses import bce_loss, contrastive_loss, triplet_loss
 from .model import SiameseNet
@@ -71,12 +77,22 @@ class Trainer:
     It leaves torch's thread count alone: `cfg.threads` is applied by whoever owns the process
     (`set_threads`, called by the CLI and the page's training job), since with OpenMP the
     setting sticks to the calling thread and the threads it starts later.
+
+    When a torch.distributed process group is joined (torchrun + `distributed.process_group`)
+    it trains data-parallel: `cfg.batch_size` stays the global batch, this rank embeds its
+    `distributed.shard` of it (batch_size / world_size rows, give or take one), and only rank 0
+    keeps a progress probe. Every rank must build its Trainer with the same settings.
     """
 
     def __init__(self, cfg: TrainConfig, data: MNIST | None = None, model_config: ModelConfig | None = None,
                  init_state: dict | None = None):
         self.cfg = cfg
-        self.device = pick_device(cfg.device)
+        self.rank, self.world_size = distributed.world()
+        if cfg.batch_size < self.world_size:
+            raise ValueError(f"batch_size {cfg.batch_size} is smaller than the {self.world_size} ranks")
+        if cfg.compile and self.world_size > 1:
+            raise ValueError("--compile is not supported under torchrun")
+        self.device = distributed.local_device(cfg.device)
         self.amp = use_amp(cfg.amp, self.device)
         torch.manual_seed(cfg.seed)
         self.data = data if data is not None else load_mnist(cfg.data_dir, self.device, cfg.val_size)
@@ -89,7 +105,18 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.train_images = self.data.train.images.to(self.device)  # (N, 28, 28) uint8
         self.train_labels = self.data.train.labels.to(self.device)
-        self.probe = ProgressProbe(self.data, cfg.eval_size, seed=0)
+        self.probe = ProgressProbe(self.data, cfg.eval_size, seed=0) if self.rank == 0 else None
+        self._ddp = self._control = None
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # Contrastive and triplet losses never use the head: DDP must be told, or it waits
+            # for the head's gradients forever.
+            self._ddp = DistributedDataParallel(
+                distributed.GlobalBatchLoss(self.model, self._pair_loss, self.world_size),
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=cfg.loss != "bce")
+            self._control = distributed.control_group(self.device)
         self.step = 0
         self.train_seconds = 0.0
         self._stop = threading.Event()
@@ -107,8 +134,11 @@ class Trainer:
 
     def _loss(self, model, x, labels, gen):
         """One batch: embed every image once, then score its in-batch pairs or triplets."""
+        return self._pair_loss(model, model.embed(x), labels, gen)
+
+    def _pair_loss(self, model, emb, labels, gen):
+        """emb (B, D), labels (B,): the batch's loss over partners drawn inside it."""
         cfg = self.cfg
-        emb = model.embed(x)  # (B, D)
         pos, neg, pos_ok, neg_ok = partners(labels, gen, num_classes=NUM_CLASSES)  # (B,) each
         if cfg.loss == "triplet":
             return triplet_loss(emb, emb[pos], emb[neg], cfg.margin, pos_ok & neg_ok)
@@ -144,10 +174,13 @@ class Trainer:
         reason = ""
         while True:
             elapsed = time.perf_counter() - start
+            stopped = self._stop.is_set() or (should_stop is not None and should_stop())
+            if self._ddp is not None:  # rank 0's clock and stop request hold for every rank
+                elapsed, stopped = distributed.from_main([elapsed, float(stopped)], self._control)
             progress = self.step / total
             if cfg.max_seconds:
                 progress = max(progress, elapsed / cfg.max_seconds)
-            if self._stop.is_set() or (should_stop is not None and should_stop()):
+            if stopped:
                 reason = "stopped"
             elif self.step >= total:
                 reason = "steps"
@@ -163,19 +196,24 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = lr
 
-            # 1. sample a batch: the next slice of this epoch's permutation
+            # 1. sample a batch: the next slice of this epoch's permutation, and this rank's
+            # rows of it (all of them in a single process)
             i = (self.step % per_epoch) * cfg.batch_size
             if i == 0 and self.step:
                 perm = torch.randperm(n, device=dev, generator=gen)
-            idx = perm[i : i + cfg.batch_size]
-            x = to_float(self.train_images[idx])  # (B, 1, 28, 28)
+            idx = perm[i : i + cfg.batch_size]  # (B,)
+            lo, hi = distributed.shard(len(idx), self.rank, self.world_size)
+            x = to_float(self.train_images[idx[lo:hi]])  # (hi - lo, 1, 28, 28)
             if cfg.augment:
-                x = random_affine(x, gen)
+                x = random_affine(x, gen, rows=(lo, len(idx)))
             x = x.contiguous(memory_format=fmt)
-            labels = self.train_labels[idx]
+            labels = self.train_labels[idx]  # (B,): every rank scores the whole batch
             # 2. forward and loss
             with autocast(dev, self.amp):
-                loss = self._loss(compiled, x, labels, gen)
+                if self._ddp is None:
+                    loss = self._loss(compiled, x, labels, gen)
+                else:
+                    loss = self._ddp(x, labels, gen)
             # 3. step
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -193,7 +231,7 @@ class Trainer:
         # time since the last one; the last event always has it.
         probe = {}
         wait = self._probe_cost * (1 - self.cfg.probe_share) / max(self.cfg.probe_share, 1e-6)
-        if reason or now - self._probe_at >= wait:
+        if self.probe is not None and (reason or now - self._probe_at >= wait):
             probe = self.probe(self.model, amp=self.amp)
             self._probe_at = time.perf_counter()
             self._probe_cost = self._probe_at - now
@@ -226,7 +264,10 @@ class Trainer:
     def checkpoint(self, result: dict) -> dict:
         """The checkpoint dict of the model as it is now; `result` comes from finalize()."""
         metrics = {k: v for k, v in result.items() if k not in ("calibration", "threshold")}
-        return make_checkpoint(self.model, train_config=self.cfg.to_dict(), metrics=metrics,
+        train_config = self.cfg.to_dict()
+        if self.world_size > 1:
+            train_config["world_size"] = self.world_size
+        return make_checkpoint(self.model, train_config=train_config, metrics=metrics,
                                threshold=result["threshold"], calibration=result["calibration"],
                                step=self.step)
 
@@ -239,7 +280,9 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     p = argparse.ArgumentParser(
         prog="python -m siamese.train",
         description="Train the siamese network on MNIST pairs and save a checkpoint. "
-                    "Prints one progress line per interval.",
+                    "Prints one progress line per interval. Started by torchrun "
+                    "(torchrun --nproc_per_node=N -m siamese.train ...) it trains data-parallel: "
+                    "the same global batch and schedule, split over N processes.",
     )
     p.add_argument("--data-dir", default=None, help="MNIST root; downloaded there if missing "
                    "(default: $SIAMESE_DATA_DIR or ./data)")
@@ -248,7 +291,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
     p.add_argument("--max-seconds", type=float, default=None,
                    help="stop after this many seconds; the learning-rate schedule fits the time")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="anchor images per step")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help="anchor images per step (under torchrun: in all, split over the ranks)")
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (AdamW)")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--loss", choices=LOSSES, default=d.loss,
@@ -281,8 +325,12 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def main(argv=None) -> int:
-    cfg, args = parse_args(argv)
+def train_from_args(cfg: TrainConfig, args: argparse.Namespace) -> Trainer | None:
+    """The CLI's run once any process group is joined: train, then (rank 0 alone) choose the
+    threshold, evaluate, print and save. Returns the trainer on every rank, None when it
+    cannot be built (the error is printed)."""
+    rank, world_size = distributed.world()
+    say = print if rank == 0 else (lambda *a, **k: None)  # one rank prints for all
     model_config = init_state = None
     if args.init:
         _, ckpt = load_checkpoint(args.init)
@@ -293,16 +341,24 @@ def main(argv=None) -> int:
         trainer = Trainer(cfg, model_config=model_config, init_state=init_state)
     except ValueError as e:  # an unavailable device, say
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"device {trainer.device} | amp {'bf16' if trainer.amp else 'off'} | loss {cfg.loss} | "
-          f"{len(trainer.train_labels):,} training images | {trainer.total_steps} steps max", flush=True)
+        return None
+    ranks = ""
+    if world_size > 1:
+        sizes = distributed.shard_sizes(cfg.batch_size, world_size)
+        each = str(sizes[0]) if sizes[0] == sizes[-1] else f"{sizes[-1]}-{sizes[0]}"
+        ranks = (f" | {world_size} ranks ({torch.distributed.get_backend()}), "
+                 f"global batch {cfg.batch_size}, {each} per rank")
+    say(f"device {trainer.device} | amp {'bf16' if trainer.amp else 'off'} | loss {cfg.loss} | "
+        f"{len(trainer.train_labels):,} training images | {trainer.total_steps} steps max{ranks}", flush=True)
     last = None
     try:
         for ev in trainer.run():
-            print(ev.line(), flush=True)
+            say(ev.line(), flush=True)
             last = ev
     except KeyboardInterrupt:  # Ctrl-C keeps what was learned so far
-        print("interrupted: keeping the model trained so far", flush=True)
+        say("interrupted: keeping the model trained so far", flush=True)
+    if rank != 0:
+        return trainer
     result = trainer.finalize(full_eval=not args.no_eval)
     shown = {k: round(v, 4) for k, v in result.items() if isinstance(v, float)}
     print("final:", shown, flush=True)
@@ -312,7 +368,18 @@ def main(argv=None) -> int:
               f"total wall time {time.perf_counter() - t0:.1f} s", flush=True)
     if cfg.out:
         print(f"saved {trainer.save(cfg.out, result)}", flush=True)
-    return 0
+    return trainer
+
+
+def main(argv=None) -> int:
+    cfg, args = parse_args(argv)
+    try:
+        distributed.local_device(cfg.device)  # an unavailable device fails here, before any rendezvous
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with distributed.process_group(cfg.device):  # joined under torchrun; nothing otherwise
+        return 0 if train_from_args(cfg, args) is not None else 2
 
 
 if __name__ == "__main__":

@@ -186,6 +186,6 @@ def test_unknown_codes_and_sharing_nothing_are_clear_messages(setup):
     with pytest.raises(gr.Error, match="Start a training run first"):
         h.share("http://h/", request=req("nobody"))
     with pytest.raises(gr.Error, match="No class ZZZZZZ"):
-        collect(h.watch_api("ZZZZZZ", request=req("script")))
+        collect(h.watch_class("ZZZZZZ", request=req("script")))
     tabs, code = h.from_link(request=req("x", {"class": "abc234"}))
     assert code == "ABC234" and tabs.selected == "class"

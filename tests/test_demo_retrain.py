@@ -253,7 +253,7 @@ def test_start_from_the_session_model(h, models):
 def test_api_streams_dicts_and_ends_with_a_checkpoint_file(h, monkeypatch):
     monkeypatch.setenv("SIAMESE_MAX_TRAIN_SECONDS", "3")
     outs, ckpt = [], None
-    for out in h.api("contrastive", 600, 1e-3, "scratch", request=req("script")):
+    for out in h.retrain_api("contrastive", 600, 1e-3, "scratch", request=req("script")):
         outs.append(out)
         if out[1] is not None:  # Gradio copies the file at this point; it is gone afterwards
             _, ckpt = load_checkpoint(out[1])
@@ -264,7 +264,7 @@ def test_api_streams_dicts_and_ends_with_a_checkpoint_file(h, monkeypatch):
     assert progress[-1]["loss_name"] == "contrastive" and 0 <= progress[-1]["test_pair_accuracy"] <= 1
     assert ckpt["model_config"]["metric"] == "euclidean"
     with pytest.raises(gr.Error, match="init"):
-        list(h.api("bce", 3, 1e-3, "yesterday", request=req("script")))
+        list(h.retrain_api("bce", 3, 1e-3, "yesterday", request=req("script")))
 
 
 @pytest.mark.integration

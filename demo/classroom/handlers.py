@@ -54,9 +54,16 @@ class ClassHandlers:
     def class_retrain_api(self, loss: str = "bce", seconds: float = 30, lr: float = 2e-3, init: str = "scratch",
                           request: gr.Request = None):
         """/class_retrain_api: /retrain_api with the run shared at once; every progress dict has
-        the class_code watchers follow."""
+        the class_code watchers follow. (Its name and Args name the MCP tool and its parameters.)
+
+        Args:
+            loss: bce (the blog's 2-logit head), contrastive or triplet
+            seconds: how long to train; the server caps it ($SIAMESE_MAX_TRAIN_SECONDS)
+            lr: peak learning rate (AdamW), e.g. 0.002
+            init: scratch (random weights) or pretrained (the shipped model's weights)
+        """
         code = None
-        for out, path in self.retrain.api(loss, seconds, lr, init, request=request):
+        for out, path in self.retrain.retrain_api(loss, seconds, lr, init, request=request):
             if code is None:  # the run exists once its first update is out
                 run = self.retrain.slot.current
                 if run is None or run.owner != "api-" + session_of(request):
@@ -118,11 +125,14 @@ class ClassHandlers:
                 first = False
             await asyncio.sleep(POLL_S)
 
-    async def watch_api(self, code: str, request: gr.Request = None):
+    async def watch_class(self, code: str, request: gr.Request = None):
         """/watch_class: stream the class's progress as dicts, about one a second (status,
         step, elapsed_s, loss, test_pair_accuracy, pairs_per_s, points, watchers); the last
-        one has status done | stopped | failed | expired and, when there is one, the class
-        model's threshold."""
+        one has status done | stopped | failed | expired. (Its name and Args name the MCP tool.)
+
+        Args:
+            code: the class code the teacher's page shows (6 letters and digits), or its link
+        """
         try:
             cls = self.room.join(code, "api-" + session_of(request))
         except ClassError as e:

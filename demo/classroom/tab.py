@@ -82,7 +82,7 @@ def build_class_tab(h: ClassHandlers, model_key: gr.State, main_tabs: gr.Tabs, b
     follow_model(blocks.load(h.from_link, None, [main_tabs, code], show_progress="hidden",
                              api_visibility="private").then(**watch))
 
-    watch_button.click(h.watch_api, [api_code], [api_out], api_name="watch_class", concurrency_limit=None,
+    watch_button.click(h.watch_class, [api_code], [api_out], api_name="watch_class", concurrency_limit=None,
                        api_description="Follow a class's training run by its code: progress dicts about once a "
                                        "second (status, step, elapsed_s, loss, test_pair_accuracy, watchers); the "
                                        "last has status done | stopped | failed | expired.")

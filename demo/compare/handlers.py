@@ -146,6 +146,28 @@ def example_distance_span(cmp: Comparator) -> tuple[float, float]:
     return float(d.min()), float(d.max())
 
 
+def compare_api(models: Models):
+    """The function behind the /compare endpoint. Gradio describes the endpoint from it (API
+    page and, with the MCP server on, the `compare` tool): its name, its argument names and
+    its docstring's Args and Returns."""
+
+    def compare(image_a: str, image_b: str) -> dict:
+        """Compare two images of handwritten digits with a siamese network and say whether they
+        show the same digit (0-9). Photos, scans and drawings of any size work, dark ink on light
+        paper or light on dark; one digit per image.
+
+        Args:
+            image_a: the first digit image, PNG, JPEG or WebP (over MCP: an http(s) URL or a data URL)
+            image_b: the second digit image, the same way
+        Returns:
+            distance (lower is more alike), same_probability (0 to 1)
+            same (true when distance <= threshold), threshold, verdict ("same" or "different"), metric
+        """
+        return compare_files(models, image_a, image_b)
+
+    return compare
+
+
 def compare_files(models: Models, file_a, file_b, key: str = SHIPPED) -> dict:
     """The /compare API: two image files -> distance, same_probability, same, threshold, verdict.
 

@@ -208,12 +208,19 @@ class RetrainHandlers:
         self.sessions.release(owner)
 
     # -- the API ----------------------------------------------------------------------------
-    def api(self, loss: str = "bce", seconds: float = 30, lr: float = 2e-3, init: str = "scratch",
-            request: gr.Request = None):
+    def retrain_api(self, loss: str = "bce", seconds: float = 30, lr: float = 2e-3, init: str = "scratch",
+                    request: gr.Request = None):
         """Retrain and stream progress: one dict per event (status, step, elapsed_s, loss,
         test_pair_accuracy, pairs_per_s, ...); the last has status 'done' or 'stopped', the
-        validation threshold and the checkpoint file. Seconds are capped by the server
-        ($SIAMESE_MAX_TRAIN_SECONDS). init: 'scratch' or 'pretrained'."""
+        validation threshold and the checkpoint file. (Its name and Args name the MCP tool and
+        its parameters; the description is the endpoint's api_description.)
+
+        Args:
+            loss: bce (the blog's 2-logit head), contrastive or triplet
+            seconds: how long to train; the server caps it ($SIAMESE_MAX_TRAIN_SECONDS)
+            lr: peak learning rate (AdamW), e.g. 0.002
+            init: scratch (random weights) or pretrained (the shipped model's weights)
+        """
         if init not in ("scratch", "pretrained", "shipped"):
             raise gr.Error("init must be 'scratch' or 'pretrained'", title="Cannot train")
         try:

@@ -152,7 +152,7 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, fo
     tab = RetrainTab(loss, length, lr, init, start, stop, progress, status, stats, model_card, download,
                      use_shipped, use_mine, map_plot, loss_plot, acc_plot, h, seconds)
     _wire(tab, h, model_key, blocks, follow_model, ui_tab)
-    api_button.click(h.api, [api_loss, api_seconds, api_lr, api_init], [api_out, api_file],
+    api_button.click(h.retrain_api, [api_loss, api_seconds, api_lr, api_init], [api_out, api_file],
                      api_name="retrain_api", concurrency_limit=1, concurrency_id=CONCURRENCY_ID,
                      api_description="Retrain the network (loss: bce | contrastive | triplet; seconds, capped by "
                                      "the server; lr; init: scratch | pretrained) and stream progress; the "

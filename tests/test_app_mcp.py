@@ -1,0 +1,77 @@
+"""`python app.py --mcp`: the page's public API as MCP tools, listed and called by a real MCP
+client (the `mcp` package, streamable HTTP); without the flag there is no MCP endpoint."""
+import ast
+import asyncio
+import base64
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from PIL import Image
+
+from demo.examples import example_pairs
+from demo.measure.launch import loopback_client, served_app
+
+from .helpers import compare
+
+pytestmark = pytest.mark.app
+
+
+def _data_url(path) -> str:
+    """An image as MCP clients without a public URL send it: a base64 data URL."""
+    return "data:image/png;base64," + base64.b64encode(open(path, "rb").read()).decode()
+
+
+async def _session(url: str, calls: list[dict]):
+    """List the tools, then call `compare` with each of `calls`' arguments."""
+    async with streamable_http_client(url + "gradio_api/mcp/") as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = {t.name: t for t in (await session.list_tools()).tools}
+            results = [await session.call_tool("compare", args) for args in calls]
+    return tools, results
+
+
+def test_mcp_lists_the_described_tools_and_compare_answers_as_the_api_does(tmp_path):
+    Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
+    pairs = example_pairs()[:2]  # two sevens; a seven and a one
+    calls = [{"image_a": _data_url(a), "image_b": _data_url(b)} for a, b in pairs]
+    calls.append({"image_a": _data_url(pairs[0][0]), "image_b": _data_url(tmp_path / "blank.png")})
+    with served_app("--mcp") as (_, url, log):
+        tools, results = asyncio.run(_session(url, calls))
+        client = loopback_client(url)
+        expected = [compare(client, a, b) for a, b in pairs]
+        with urllib.request.urlopen(url + "gradio_api/mcp/schema", timeout=10) as r:
+            schema = {t["name"]: t for t in json.load(r)}
+        printed = log.read_text()
+
+    assert "/gradio_api/mcp/" in printed  # Gradio says where the MCP server is
+    # The public API and nothing else: the page's own handlers are private.
+    assert set(tools) == set(schema) == {"compare", "retrain_api", "class_retrain_api", "watch_class"}
+    tool = tools["compare"]
+    assert tool.description.startswith("Compare two images of handwritten digits")
+    assert "Returns: distance" in tool.description
+    props = tool.inputSchema["properties"]
+    assert list(props) == ["image_a", "image_b"] and tool.inputSchema["required"] == ["image_a", "image_b"]
+    assert props["image_a"]["description"].startswith("the first digit image")
+    assert schema["compare"]["inputSchema"] == tool.inputSchema
+    assert set(tools["retrain_api"].inputSchema["properties"]) == {"loss", "seconds", "lr", "init"}
+
+    # A call through the MCP endpoint gives what /compare gives through gradio_client.
+    for result, want in zip(results[:2], expected):
+        assert not result.isError
+        got = ast.literal_eval(result.content[0].text)  # Gradio sends the JSON output as its str()
+        assert got == want
+    assert expected[0]["same"] is True and expected[1]["same"] is False
+    # A blank image is a tool error that says why.
+    assert results[2].isError and "blank" in results[2].content[0].text
+
+
+def test_without_the_flag_there_is_no_mcp_endpoint(server):
+    for path in ("gradio_api/mcp/", "gradio_api/mcp/schema"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(server + path, timeout=10)
+        assert e.value.code == 404
