@@ -132,10 +132,6 @@ class Trainer:
         steps = max(1, math.ceil(self.cfg.epochs * per_epoch))
         return min(steps, self.cfg.max_steps) if self.cfg.max_steps else steps
 
-    def _loss(self, model, x, labels, gen):
-        """One batch: embed every image once, then score its in-batch pairs or triplets."""
-        return self._pair_loss(model, model.embed(x), labels, gen)
-
     def _pair_loss(self, model, emb, labels, gen):
         """emb (B, D), labels (B,): the batch's loss over partners drawn inside it."""
         cfg = self.cfg
@@ -158,7 +154,9 @@ class Trainer:
         should_stop: a cheap callable checked before every step, like `stop()` (e.g. whether a
         stop file exists, for a run in another process)."""
         cfg, model, dev = self.cfg, self.model, self.device
-        compiled = torch.compile(model) if cfg.compile else model
+        # Compile the tower's forward itself: torch.compile(model) would hand model.embed (an
+        # attribute, not forward) straight to the uncompiled module.
+        embed = torch.compile(model.embed) if cfg.compile else model.embed
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         gen = torch.Generator(device=dev).manual_seed(cfg.seed)
         n = len(self.train_labels)
@@ -211,7 +209,7 @@ class Trainer:
             # 2. forward and loss
             with autocast(dev, self.amp):
                 if self._ddp is None:
-                    loss = self._loss(compiled, x, labels, gen)
+                    loss = self._pair_loss(model, embed(x), labels, gen)
                 else:
                     loss = self._ddp(x, labels, gen)
             # 3. step
