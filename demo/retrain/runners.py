@@ -27,6 +27,8 @@ from siamese.config import TrainConfig
 from siamese.job import JobResult, train_job
 from siamese.worker import ProcessRunner, TrainingFailed
 
+from ..limits import TRAIN_NICE
+
 log = logging.getLogger(__name__)
 
 ZERO_GPU_ENV = "SPACES_ZERO_GPU"
@@ -86,7 +88,7 @@ class ZeroGPURunner:
         import spaces  # before anything touches CUDA: app.py imports this module first on ZeroGPU
 
         self._gpu = spaces.GPU(duration=gpu_seconds)(gpu_job)
-        self.fallback = fallback or ProcessRunner(device="cpu")
+        self.fallback = fallback or ProcessRunner(nice=TRAIN_NICE, device="cpu")
 
     def describe(self) -> str:
         return "a ZeroGPU worker (a GPU lent for the run; the CPU if none is free)"
@@ -119,5 +121,5 @@ def pick_runner():
             return ZeroGPURunner()
         except ImportError:
             log.warning("%s is set but the spaces package is missing: training in a process", ZERO_GPU_ENV)
-    return ProcessRunner()
+    return ProcessRunner(nice=TRAIN_NICE)
 
