@@ -176,6 +176,7 @@ def split_metrics(model: SiameseNet, emb: torch.Tensor, labels: torch.Tensor, un
     labels = labels.to(emb.device)
     is_unseen = torch.isin(labels, torch.tensor(unseen, device=emb.device))
     out = {"seen_digits": seen, "unseen_digits": unseen, "threshold": threshold, "seed": seed}
+    present = set(labels.unique().tolist())  # one-shot candidates: the digits there are (all, on MNIST)
     pairs = split_pairs(labels, unseen, seed)
     for split in SPLITS:
         a, b, same = pairs[split]
@@ -183,11 +184,13 @@ def split_metrics(model: SiameseNet, emb: torch.Tensor, labels: torch.Tensor, un
         conf = M.confusion_at(d, same, threshold)
         both = 0 < int(same.sum()) < len(same)  # an AUC needs same and different pairs
         if split == "mixed":  # unseen queries, a reference of every digit
-            way, shot = NUM_CLASSES, (emb, labels, None, is_unseen)
+            digits = sorted(present)
+            shot = (emb, labels, digits, is_unseen)
         else:
             keep = is_unseen if split == "unseen" else ~is_unseen
-            digits = unseen if split == "unseen" else seen
-            way, shot = len(digits), (emb[keep], labels[keep], digits, None)
+            digits = [d for d in (unseen if split == "unseen" else seen) if d in present]
+            shot = (emb[keep], labels[keep], digits, None)
+        way = len(digits)
         out[split] = {
             "pair_accuracy": conf["accuracy"] if len(same) else None,
             "roc_auc": M.roc_auc(d, same) if both else None,
