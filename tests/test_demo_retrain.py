@@ -43,7 +43,8 @@ def test_a_record_skips_the_stepless_update_and_keeps_the_last_probe():
     r.add(no_probe)
     loss, acc = rv.curve_frames(r)
     assert list(loss["seconds"]) == [1.0, 2.0] and list(loss.columns) == ["seconds", "loss"]
-    assert list(acc.columns) == ["seconds", "accuracy"] and list(acc["accuracy"]) == [0.7]
+    assert list(acc.columns) == ["seconds", "accuracy", "pairs"] and list(acc["accuracy"]) == [0.7]
+    assert set(acc["pairs"]) == {rv.ALL_PAIRS}  # nothing hidden: one series (no legend)
     assert r.last_accuracy == 0.7 and r.map_xy is not None and r.version == 3 and r.state == "training"
     assert "70.0%" in rv.stats_html(r.last, 30, accuracy=r.last_accuracy)  # between probes: the last one
     r.finish("stopped")
