@@ -77,8 +77,11 @@ def test_with_hidden_digits_the_curve_has_a_seen_and_a_never_seen_series():
     html = rv.stats_html(r.last, 30, accuracy=r.last_accuracy, split=rv.split_of(r))
     assert "90.0%" in html and "60.0%" in html and "never-seen pairs" in html and "test pair accuracy" not in html
     assert "never-seen pairs" in rv.stats_html(None, 30, running=False, split=(None, None))
-    # and nothing yet: an empty frame with the colour column the plot expects
-    assert list(rv.curve_frames(RunRecord(30, (7,)))[1].columns) == ["seconds", "accuracy", "pairs"]
+    # no frame until every series has a point: the plot's colours come from the first one it draws
+    assert rv.curve_frames(RunRecord(30, (7,)))[1] is None and rv.curve_frames(RunRecord(30))[1] is None
+    one_sided = RunRecord(30, (7,))
+    one_sided.add(event(step=5, elapsed=1.0, seen=0.8, unseen=None))
+    assert rv.curve_frames(one_sided)[1] is None
 
 
 def test_the_map_names_the_never_seen_digits_in_the_palette_colours():

@@ -113,11 +113,13 @@ class ClassHandlers:
                     # restarts from None (a scatter plot shown empty takes no new points), so
                     # this screen's second look, a moment later, brings the map so far.
                     loss = gr.LinePlot(loss, x_lim=[0, seconds]) if seconds else loss
-                    # The accuracy plot's legend and title fit the run (digits hidden or not).
-                    acc = gr.LinePlot(acc, **accuracy_plot(cls.record.exclude_digits),
+                    # The accuracy plot's legend and title fit the run (digits hidden or not); like
+                    # the map, it restarts from None and its curve comes with the second look.
+                    acc = gr.LinePlot(value=None, **accuracy_plot(cls.record.exclude_digits),
                                       **({"x_lim": [0, seconds]} if seconds else {}))
                     new_map = None
                 else:
+                    acc = skip if acc is None else acc
                     new_map = emb if emb is not None and emb is not map_seen else skip
                     map_seen, seen = emb, cls.version
                 done = cls.finished  # and the class model, if any, registered before it said so

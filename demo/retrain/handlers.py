@@ -28,7 +28,6 @@ from .views import (
     PROGRESS_IDLE,
     accuracy_plot,
     curve_frames,
-    empty_accuracy,
     empty_curve,
     map_frame,
     model_card_html,
@@ -134,7 +133,7 @@ class RetrainHandlers:
             yield (status_html(f"Starting {where}\u2026", "running"),
                    stats_html(None, seconds, split=split_of(run.record)),
                    gr.LinePlot(empty_curve("loss"), x_lim=[0, seconds]),
-                   gr.LinePlot(empty_accuracy(), x_lim=[0, seconds], **accuracy_plot(hidden)), None, skip,
+                   gr.LinePlot(value=None, x_lim=[0, seconds], **accuracy_plot(hidden)), None, skip,
                    gr.Button(interactive=False), gr.Button(interactive=True))
             report()
             shown = False
@@ -153,8 +152,9 @@ class RetrainHandlers:
                                          f"\u2026", "running")
                     shown = True
                 emb_map = map_frame(ev.map_xy, ev.map_labels, hidden) if ev.map_xy is not None else skip
+                loss, acc = curve_frames(run.record)
                 yield (status, stats_html(ev, seconds, not ev.done, run.record.last_accuracy, split_of(run.record)),
-                       *curve_frames(run.record), emb_map, skip, skip, skip)
+                       loss, skip if acc is None else acc, emb_map, skip, skip, skip)
                 report(ev.done)
         finally:
             if run.alive:  # cancelled (the page closed, or the API client's cancel): nothing to keep

@@ -40,10 +40,13 @@ def empty_accuracy() -> pd.DataFrame:
                          "pairs": pd.Series(dtype=str)})
 
 
-def curve_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame]:
+def curve_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(loss, probe pair accuracy) against training seconds, one row per update with a step
     (accuracy only where the update ran the probe). The accuracy frame is long (seconds,
-    accuracy, pairs): one series, ALL_PAIRS, or with digits hidden SEEN_PAIRS and UNSEEN_PAIRS."""
+    accuracy, pairs): one series, ALL_PAIRS, or with digits hidden SEEN_PAIRS and UNSEEN_PAIRS.
+    It is None until every series has a point: Gradio's plot takes its colour domain from the
+    first data it draws, and a series missing then never gets a colour (so show the plot None
+    first, then this frame)."""
     with record.lock:
         loss = pd.DataFrame({"seconds": record.seconds, "loss": record.loss})
         if record.exclude_digits:
@@ -53,7 +56,7 @@ def curve_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame]:
         seconds = list(record.seconds)
     acc = pd.concat([pd.DataFrame({"seconds": seconds, "accuracy": ys, "pairs": name}) for name, ys in series.items()],
                     ignore_index=True).dropna()
-    return loss, acc if len(acc) else empty_accuracy()
+    return loss, acc if set(acc["pairs"]) == set(series) else None
 
 
 def accuracy_plot(exclude_digits=()) -> dict:
