@@ -108,7 +108,8 @@ def svg_text(pg, selector: str) -> str:
 def line_colours(pg, selector: str) -> list[str]:
     """The stroke colours of a line plot's drawn lines (those with a path), sorted."""
     return sorted(pg.evaluate("""(s) => [...document.querySelectorAll(s + ' .mark-line path')]
-        .filter(p => (p.getAttribute('d') || '').length > 1).map(p => (p.getAttribute('stroke') || '').toLowerCase())""",
+        .filter(p => (p.getAttribute('d') || '').length > 1)
+        .map(p => (p.getAttribute('stroke') || '').toLowerCase())""",
                               selector))
 
 

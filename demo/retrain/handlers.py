@@ -167,7 +167,8 @@ class RetrainHandlers:
         stopped = run.stopped_by == "user"
         if run.last is None or run.last.step == 0:  # stopped before the first step
             yield (status_html("Stopped before the first training step: nothing to keep.", "info"),
-                   stats_html(run.last, seconds, False, run.record.last_accuracy, split_of(run.record)), skip, skip, skip, skip,
+                   stats_html(run.last, seconds, False, run.record.last_accuracy, split_of(run.record)),
+                   skip, skip, skip, skip,
                    gr.Button(interactive=True), gr.Button(interactive=False))
             return
         s = summary(cfg.to_dict(), run.last, run.result, init, stopped)
@@ -176,7 +177,8 @@ class RetrainHandlers:
         head = "Stopped" if stopped else "Done"
         yield (status_html(f"<b>{head}</b> after {s['seconds']:.0f} s and {s['steps']:,} steps{acc}. "
                            f"Compare now uses this model.", "done"),
-               stats_html(run.last, seconds, False, run.record.last_accuracy, split_of(run.record)), skip, skip, skip, entry.key,
+               stats_html(run.last, seconds, False, run.record.last_accuracy, split_of(run.record)),
+               skip, skip, skip, entry.key,
                gr.Button(interactive=True), gr.Button(interactive=False))
 
     def stop(self, request: gr.Request = None):
@@ -222,8 +224,8 @@ class RetrainHandlers:
         """Retrain and stream progress: one dict per event (status, step, elapsed_s, loss,
         test_pair_accuracy, seen_pair_accuracy, unseen_pair_accuracy, exclude_digits,
         pairs_per_s, ...); the last has status 'done' or 'stopped', the validation threshold and
-        the checkpoint file. (Its name and Args name the MCP tool and its parameters; the
-        description is the endpoint's api_description.)
+        the checkpoint file. (Its name and Args name the MCP tool and its parameters, one line
+        each, as Gradio reads them; the description is the endpoint's api_description.)
 
         Args:
             loss: bce (the blog's 2-logit head), contrastive or triplet

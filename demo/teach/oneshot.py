@@ -28,7 +28,7 @@ INTRO = """<div class="teach-intro"><h3>One-shot classification</h3>
 Yet one example per class is enough to make it a classifier. Show it one reference of each digit,
 ask the question ten times, and pick the reference it finds most alike. That is <b>one-shot
 learning</b>: a new class needs one example, not thousands, and no retraining.
-<b>Draw a digit</b> and see the ten answers, ranked.</p></div>"""
+<b>Draw a digit</b> and see the answers, ranked.</p></div>"""
 EMPTY_HINT = "Draw a digit on the left: it is compared with each of the references below."
 ALL_CLASSES = [str(c) for c in range(NUM_CLASSES)]
 MIN_CLASSES = 2  # a ranking needs a runner-up
@@ -145,7 +145,8 @@ def accuracy_html(ref: Reference, accuracy: float, classes=None) -> str:
         if unseen and set(classes) <= set(unseen):
             what = f"{way}-way one-shot accuracy among {names}, digits it never saw"
         elif unseen and set(classes) & set(unseen):
-            what = f"{way}-way one-shot accuracy among {names} (never seen: {digits_text(sorted(set(classes) & set(unseen)))})"
+            never = digits_text(sorted(set(classes) & set(unseen)))
+            what = f"{way}-way one-shot accuracy among {names} (never seen: {never})"
         else:
             what = f"{way}-way one-shot accuracy among {names}"
         items = f"{n:,} test digits of these classes"
