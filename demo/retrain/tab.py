@@ -93,7 +93,7 @@ def curve_plots_for(prefix: str, seconds: float) -> tuple[gr.LinePlot, gr.LinePl
         # digits, seen and never-seen pairs with a legend (views.accuracy_plot).
         acc_plot = gr.LinePlot(empty_accuracy(), x="seconds", y="accuracy", color="pairs", color_map=ACC_COLOURS,
                                color_title="pairs of", x_title="seconds", y_title="accuracy", x_lim=[0, seconds],
-                               y_lim=[0.5, 1.0], height=230, elem_id=f"{prefix}-acc-plot", show_label=False,
+                               height=230, elem_id=f"{prefix}-acc-plot", show_label=False,
                                buttons=[], **accuracy_plot())
     return loss_plot, acc_plot
 

@@ -60,12 +60,14 @@ def curve_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 
 def accuracy_plot(exclude_digits=()) -> dict:
-    """The accuracy plot's title and legend for a run hiding `exclude_digits` (none: one line,
-    no legend), as keyword arguments of gr.LinePlot."""
+    """The accuracy plot's title, legend and y range for a run hiding `exclude_digits` (none: one
+    line, no legend), as keyword arguments of gr.LinePlot. Never-seen digits may score below
+    chance (0.5) early on: the range goes lower for them."""
     if not exclude_digits:
-        return {"title": f"Test pair accuracy ({2 * EVAL_SIZE:,}-pair probe)", "colors_in_legend": []}
+        return {"title": f"Test pair accuracy ({2 * EVAL_SIZE:,}-pair probe)", "colors_in_legend": [],
+                "y_lim": [0.5, 1.0]}
     return {"title": f"Pair accuracy: seen digits vs never-seen {digits_text(exclude_digits)}",
-            "colors_in_legend": [SEEN_PAIRS, UNSEEN_PAIRS]}
+            "colors_in_legend": [SEEN_PAIRS, UNSEEN_PAIRS], "y_lim": [0.3, 1.0]}
 
 
 def map_frame(xy: np.ndarray, labels: np.ndarray, unseen=()) -> pd.DataFrame:
