@@ -9,10 +9,21 @@ import numpy as np
 from PIL import Image
 
 SAME_COLOUR, DIFF_COLOUR, PAIR_COLOUR = "#0f9d8a", "#e0663a", "#1e3a8a"
+UNSEEN_COLOUR = "#c2185b"  # what concerns digits a model never saw in training (curves, notes)
 # One colour per digit, 0-9, for every map and legend on the page (Tableau 10): distinct for
 # the ten digits, readable on white and on dark grey.
 DIGIT_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#8c8c8c")
+
+
+def digits_text(digits) -> str:
+    """(7, 8, 9) -> '7, 8, 9'."""
+    return ", ".join(str(int(d)) for d in digits)
+
+
+def unseen_label(digit: int) -> str:
+    """How maps and legends name a digit the model never saw in training: '7 (never seen)'."""
+    return f"{int(digit)} (never seen)"
 
 
 def fmt(x: float) -> str:

@@ -112,5 +112,11 @@ def load_checkpoint(source, device="cpu") -> tuple[SiameseNet, dict]:
     return model_from_checkpoint(ckpt, device), ckpt
 
 
+def excluded_digits(ckpt: dict) -> tuple[int, ...]:
+    """The digits a checkpoint's model was trained without (`TrainConfig.exclude_digits`), ()
+    for one that saw all ten (checkpoints from before the option included)."""
+    return tuple(sorted(int(d) for d in (ckpt.get("train_config") or {}).get("exclude_digits") or ()))
+
+
 def _unwrap(model):
     return getattr(model, "_orig_mod", model)  # torch.compile wraps the module

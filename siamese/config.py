@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from .data import NUM_CLASSES
+
 METRICS = ("head", "euclidean")
 
 
@@ -39,6 +41,34 @@ class ModelConfig:
 LOSSES = ("bce", "contrastive", "triplet")
 
 
+def check_digits(digits) -> tuple[int, ...]:
+    """Digits to hold out of training, validated: a sorted tuple of distinct digits 0-9, never
+    all ten (a model must see some digits to learn to compare). ValueError otherwise."""
+    try:
+        out = tuple(sorted({int(d) for d in digits}))
+    except (TypeError, ValueError):
+        raise ValueError(f"digits to exclude must be integers 0-9, not {digits!r}") from None
+    bad = [d for d in out if not 0 <= d < NUM_CLASSES]
+    if bad:
+        raise ValueError(f"digits to exclude must be 0-{NUM_CLASSES - 1}, not {bad}")
+    if len(out) >= NUM_CLASSES:
+        raise ValueError("cannot exclude all ten digits: nothing would be left to train on")
+    return out
+
+
+def parse_digits(text: str) -> tuple[int, ...]:
+    """'7,8,9' (spaces allowed; '' or 'none' for no digit) -> (7, 8, 9), checked by
+    `check_digits`. For the --exclude-digits flags."""
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return ()
+    try:
+        digits = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"expected digits separated by commas, like 7,8,9; not {text!r}") from None
+    return check_digits(digits)
+
+
 def metric_for_loss(loss: str) -> str:
     return "head" if loss == "bce" else "euclidean"
 
@@ -71,8 +101,12 @@ class TrainConfig:
     probe_share: float = 0.25
     seed: int = 0
     out: str | None = None
+    # Digits removed from the training set and from the validation split (so the threshold is
+    # chosen on seen digits only): the model never sees them until it is tested on them.
+    exclude_digits: tuple[int, ...] = ()
 
     def __post_init__(self):
+        self.exclude_digits = check_digits(self.exclude_digits)
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
         if self.batch_size < 4:

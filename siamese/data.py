@@ -56,6 +56,13 @@ class Split:
         idx = idx.to(self.labels.device)
         return Split(self.images[idx], self.labels[idx])
 
+    def without(self, digits) -> "Split":
+        """This split minus every image of `digits` (order kept); itself when there are none."""
+        if not len(digits):
+            return self
+        drop = torch.isin(self.labels, torch.tensor(list(digits), device=self.labels.device))
+        return self.subset(torch.nonzero(~drop).squeeze(1))
+
 
 @dataclass
 class MNIST:
@@ -63,6 +70,15 @@ class MNIST:
     val: Split  # held out of training; the decision threshold is chosen here, never on test
     test: Split
     full_train: Split  # all 60,000 training images: the gallery for nearest neighbours
+
+    def excluding(self, digits) -> "MNIST":
+        """The data a model trained without `digits` may use: those digits leave the training
+        and validation splits (the threshold is chosen on seen digits only). The test set keeps
+        every digit, to score the unseen ones; full_train stays whole (a nearest-neighbour
+        gallery for evaluation, never trained on)."""
+        if not len(digits):
+            return self
+        return MNIST(self.train.without(digits), self.val.without(digits), self.test, self.full_train)
 
 
 @contextmanager

@@ -11,6 +11,15 @@ Metrics
 - one_shot_accuracy: 10-way; each test image against one random test reference per class
   (seed 0), predicted class = nearest reference.
 - knn_accuracy: 1-nearest neighbour on embeddings, the 60,000 training images as gallery.
+
+For a model trained without some digits (`TrainConfig.exclude_digits`, or `--exclude-digits`
+here), the threshold is chosen on validation pairs of the seen digits only, and `splits` adds
+per-split figures on fixed test pairs (`pairs.split_pairs`, seed 0): "seen" (both digits
+seen), "unseen" (both digits among the excluded), "mixed" (an unseen digit against a seen one,
+with unseen same-digit pairs for balance). Each has pair_accuracy, roc_auc (None where a split
+lacks same or different pairs), negative_accuracy (different pairs called different) and
+one_shot_accuracy: N-way among that split's digits (seen: the seen digits; unseen: the unseen
+digits only; mixed: unseen queries against one reference of each of the ten digits).
 """
 from __future__ import annotations
 
@@ -22,11 +31,12 @@ import time
 import torch
 
 from . import metrics as M
-from .data import MNIST, Split, load_mnist
+from .config import parse_digits
+from .data import MNIST, NUM_CLASSES, Split, load_mnist
 from .device import autocast, pick_device
 from .model import SiameseNet, same_probability_from_logits
 from .oneshot import one_shot_accuracy
-from .pairs import fixed_pairs
+from .pairs import SPLITS, fixed_pairs, split_pairs
 
 
 @torch.no_grad()
@@ -60,10 +70,13 @@ class ProgressProbe:
     """The fast check run during training: a fixed subset of test images (and of validation
     images to set the threshold), each in one same and one different pair within its subset.
 
-    Calling it returns test pair accuracy and the test-subset embeddings (for live maps).
+    Calling it returns test pair accuracy and the test-subset embeddings (for live maps). With
+    `unseen` digits (a model trained without them) it also returns the pair accuracy on the
+    subset's seen-only and unseen-only pairs (`pairs.split_pairs`): the same embeddings, a few
+    thousand more distances, so it costs next to nothing more.
     """
 
-    def __init__(self, data: MNIST, size: int = 1000, seed: int = 0):
+    def __init__(self, data: MNIST, size: int = 1000, seed: int = 0, unseen=()):
         g = torch.Generator().manual_seed(seed)
 
         def pick(split):  # the whole split keeps its order: then these are evaluate()'s pairs
@@ -74,6 +87,7 @@ class ProgressProbe:
         self.test, self.val = pick(data.test), pick(data.val)
         self.test_pairs = fixed_pairs(self.test.labels, seed)
         self.val_pairs = fixed_pairs(self.val.labels, seed)
+        self.split_pairs = split_pairs(self.test.labels, unseen, seed) if len(unseen) else None
 
     def __call__(self, model: SiameseNet, amp: bool = False) -> dict:
         emb_val = embed_images(model, self.val.images, amp=amp)
@@ -81,12 +95,18 @@ class ProgressProbe:
         d_val = pair_distances(model, emb_val, *self.val_pairs[:2])
         d_test = pair_distances(model, emb_test, *self.test_pairs[:2])
         t = M.best_threshold(d_val, self.val_pairs[2])
-        return {
+        out = {
             "test_pair_accuracy": M.accuracy_at(d_test, self.test_pairs[2], t),
             "threshold": t,
             "embeddings": emb_test.cpu(),  # (size, D)
             "labels": self.test.labels.cpu(),  # (size,)
         }
+        if self.split_pairs is not None:
+            for split in ("seen", "unseen"):
+                a, b, same = self.split_pairs[split]
+                acc = M.accuracy_at(pair_distances(model, emb_test, a, b), same, t) if len(same) else None
+                out[f"{split}_pair_accuracy"] = acc
+        return out
 
 
 def choose_threshold(model: SiameseNet, val: Split, seed: int = 0, amp: bool = False) -> dict:
@@ -104,11 +124,14 @@ def choose_threshold(model: SiameseNet, val: Split, seed: int = 0, amp: bool = F
 
 
 def evaluate(model: SiameseNet, data: MNIST, *, threshold: float | None = None, knn: bool = True,
-             test_images: torch.Tensor | None = None, seed: int = 0, amp: bool = False) -> dict:
+             test_images: torch.Tensor | None = None, seed: int = 0, amp: bool = False,
+             unseen=()) -> dict:
     """All the metrics in the module docstring. `test_images` replaces the test images (e.g.
-    passed through `to_mnist`) while the labels and pairs stay the same."""
+    passed through `to_mnist`) while the labels and pairs stay the same. unseen: digits the
+    model never saw; the threshold is then chosen without them and `splits` is added
+    (`split_metrics`); the overall figures stay those of all 20,000 test pairs."""
     t0 = time.perf_counter()
-    chosen = choose_threshold(model, data.val, seed, amp)
+    chosen = choose_threshold(model, data.val.without(unseen), seed, amp)
     if threshold is None:
         threshold = chosen["threshold"]
     images = data.test.images if test_images is None else test_images
@@ -132,6 +155,8 @@ def evaluate(model: SiameseNet, data: MNIST, *, threshold: float | None = None, 
         out["head_pair_accuracy"] = float(((same_probability_from_logits(logits) >= 0.5).float().cpu()
                                            == same.cpu()).float().mean())
     out["one_shot_accuracy"] = one_shot_accuracy(model.distance, emb, labels, seed)
+    if len(unseen):
+        out["splits"] = split_metrics(model, emb, labels, unseen, threshold, seed)
     if knn:
         gallery = embed_images(model, data.full_train.images, amp=amp)
         w = model.metric_weights()
@@ -142,12 +167,74 @@ def evaluate(model: SiameseNet, data: MNIST, *, threshold: float | None = None, 
     return out
 
 
+def split_metrics(model: SiameseNet, emb: torch.Tensor, labels: torch.Tensor, unseen, threshold: float,
+                  seed: int = 0) -> dict:
+    """The per-split figures of the module docstring, from test descriptors `emb` (N, D) and
+    their `labels` (N,), at `threshold` (chosen on seen digits' validation pairs)."""
+    unseen = sorted(int(d) for d in unseen)
+    seen = [d for d in range(NUM_CLASSES) if d not in unseen]
+    labels = labels.to(emb.device)
+    is_unseen = torch.isin(labels, torch.tensor(unseen, device=emb.device))
+    out = {"seen_digits": seen, "unseen_digits": unseen, "threshold": threshold, "seed": seed}
+    present = set(labels.unique().tolist())  # one-shot candidates: the digits there are (all, on MNIST)
+    pairs = split_pairs(labels, unseen, seed)
+    for split in SPLITS:
+        a, b, same = pairs[split]
+        d = pair_distances(model, emb, a, b)
+        conf = M.confusion_at(d, same, threshold)
+        both = 0 < int(same.sum()) < len(same)  # an AUC needs same and different pairs
+        if split == "mixed":  # unseen queries, a reference of every digit
+            digits = sorted(present)
+            shot = (emb, labels, digits, is_unseen)
+        else:
+            keep = is_unseen if split == "unseen" else ~is_unseen
+            digits = [d for d in (unseen if split == "unseen" else seen) if d in present]
+            shot = (emb[keep], labels[keep], digits, None)
+        way = len(digits)
+        out[split] = {
+            "pair_accuracy": conf["accuracy"] if len(same) else None,
+            "roc_auc": M.roc_auc(d, same) if both else None,
+            "negative_accuracy": conf["tn"] / (conf["tn"] + conf["fp"]) if conf["tn"] + conf["fp"] else None,
+            "one_shot_accuracy": (one_shot_accuracy(model.distance, shot[0], shot[1], seed, classes=shot[2],
+                                                    queries=shot[3]) if way > 1 and len(shot[1]) else None),
+            "one_shot_way": way,
+            "num_pairs": int(len(same)),
+        }
+    return out
+
+
+def evaluate_splits(model: SiameseNet, data: MNIST, unseen, *, threshold: float | None = None,
+                    seed: int = 0, amp: bool = False) -> dict:
+    """Per-split metrics (module docstring) on the test set for a model that never saw the
+    digits `unseen`. The threshold, unless given, is chosen on `data.val` without them."""
+    if threshold is None:
+        threshold = choose_threshold(model, data.val.without(unseen), seed, amp)["threshold"]
+    emb = embed_images(model, data.test.images, amp=amp)
+    return split_metrics(model, emb, data.test.labels, unseen, threshold, seed)
+
+
+def print_splits(splits: dict) -> None:
+    """The per-split figures as a small table."""
+    print(f"seen digits {splits['seen_digits']}, unseen digits {splits['unseen_digits']} "
+          f"(threshold {splits['threshold']:.4f}, chosen on seen digits' validation pairs)")
+    cols = ("pair_accuracy", "roc_auc", "negative_accuracy", "one_shot_accuracy", "one_shot_way", "num_pairs")
+    print(f"{'split':>8} " + " ".join(f"{c:>17}" for c in cols))
+    for split in SPLITS:
+        row = splits[split]
+        cells = ["-" if row[c] is None else f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
+                 for c in cols]
+        print(f"{split:>8} " + " ".join(f"{c:>17}" for c in cells))
+
+
 def main(argv=None) -> int:
-    from .checkpoint import load_checkpoint
+    from .checkpoint import excluded_digits, load_checkpoint
 
     p = argparse.ArgumentParser(
         prog="python -m siamese.evaluate",
-        description="Score a checkpoint on the fixed MNIST test pairs (threshold from validation).",
+        description="Score a checkpoint on the fixed MNIST test pairs (threshold from validation). "
+                    "For a model trained without some digits (--exclude-digits at training), the "
+                    "threshold is chosen on the seen digits and the figures are also given for "
+                    "seen-only, unseen-only and mixed pairs.",
     )
     p.add_argument("checkpoint", help="path to a .pt checkpoint")
     p.add_argument("--data-dir", default=None, help="MNIST root (default: $SIAMESE_DATA_DIR or ./data)")
@@ -156,22 +243,31 @@ def main(argv=None) -> int:
     p.add_argument("--no-knn", action="store_true", help="skip the 60,000-image nearest-neighbour metric")
     p.add_argument("--use-saved-threshold", action="store_true",
                    help="score with the checkpoint's threshold instead of re-choosing it on validation")
+    p.add_argument("--exclude-digits", default=None, metavar="DIGITS",
+                   help="score as if these digits (e.g. 7,8,9; 'none' for none) were never seen, "
+                        "whatever the model was trained on (default: the checkpoint's own)")
     args = p.parse_args(argv)
 
     try:
         device = pick_device(args.device)
+        unseen = None if args.exclude_digits is None else parse_digits(args.exclude_digits)
     except ValueError as e:
         p.error(str(e))
     model, ckpt = load_checkpoint(args.checkpoint, device)
+    if unseen is None:
+        unseen = excluded_digits(ckpt)
     val_size = int(ckpt.get("train_config", {}).get("val_size", 5000))
     data = load_mnist(args.data_dir, device, val_size=val_size)
-    res = evaluate(model, data, knn=not args.no_knn,
+    res = evaluate(model, data, knn=not args.no_knn, unseen=unseen,
                    threshold=ckpt.get("threshold") if args.use_saved_threshold else None)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
         for k, v in res.items():
-            print(f"{k:>20}: {v:.4f}" if isinstance(v, float) else f"{k:>20}: {v}")
+            if k != "splits":
+                print(f"{k:>20}: {v:.4f}" if isinstance(v, float) else f"{k:>20}: {v}")
+        if "splits" in res:
+            print_splits(res["splits"])
     return 0
 
 

@@ -45,6 +45,10 @@ class JobUpdate:
     device: str = ""  # where the job trains: "cpu", "cuda (NVIDIA H200)"
     pid: int = 0  # the process it trains in
     threads: int = 0  # torch's CPU threads there
+    # With TrainConfig.exclude_digits: probe accuracy on seen-only and unseen-only pairs
+    # (TrainEvent's fields of the same names); None otherwise or when the probe was skipped.
+    seen_pair_accuracy: float | None = None
+    unseen_pair_accuracy: float | None = None
 
 
 @dataclass
@@ -115,7 +119,8 @@ def train_job(cfg: TrainConfig, data_dir=None, init: dict | None = None, stop_fi
             pairs_per_s=ev.pairs_per_s, lr=ev.lr, test_pair_accuracy=ev.test_pair_accuracy,
             map_xy=None if ev.embeddings is None else live(ev.embeddings),
             map_labels=None if ev.labels is None else ev.labels.numpy().astype(np.int64),
-            done=ev.done, reason=ev.reason, device=device, pid=pid, threads=threads)
+            done=ev.done, reason=ev.reason, device=device, pid=pid, threads=threads,
+            seen_pair_accuracy=ev.seen_pair_accuracy, unseen_pair_accuracy=ev.unseen_pair_accuracy)
         yield last
         if share is not None:  # the training loop waits at this yield: safe to resize its pool
             threads = share.threads()

@@ -54,16 +54,25 @@ def one_shot_ranking(comparator: Comparator, query: torch.Tensor, references: to
 
 @torch.inference_mode()
 def one_shot_accuracy(distance, emb: torch.Tensor, labels: torch.Tensor, seed: int = 0,
-                      chunk: int = 1000) -> float:
-    """10-way one-shot accuracy: each item against one random other item per class
+                      chunk: int = 1000, classes=None, queries: torch.Tensor | None = None) -> float:
+    """N-way one-shot accuracy: each item against one random other item per class
     (`pairs.one_shot_references`, from `seed`), predicted class = the nearest reference.
     distance: the model's own ((P, D), (P, D) -> (P,)), e.g. `SiameseNet.distance` or
-    `Comparator.distance`; emb: (N, D) descriptors of the items, labels: (N,)."""
-    refs = one_shot_references(labels.cpu(), seed=seed).to(emb.device)  # (N, C)
+    `Comparator.distance`; emb: (N, D) descriptors of the items, labels: (N,).
+    classes: the candidate classes (default all ten: 10-way), e.g. only the digits a model
+    never saw; queries: an optional (N,) bool mask of the items to score (references are still
+    drawn from every item)."""
+    classes = list(range(NUM_CLASSES)) if classes is None else [int(c) for c in classes]
+    refs = one_shot_references(labels.cpu(), seed=seed, classes=classes).to(emb.device)  # (N, C)
     lab = labels.to(emb.device)
+    cls = torch.tensor(classes, device=emb.device)
+    rows = torch.arange(len(lab), device=emb.device)
+    if queries is not None:
+        rows = rows[queries.to(emb.device)]
     hits = 0
-    for i in range(0, len(lab), chunk):  # (chunk, C, D) at a time: the whole is 200 MB
-        e, r = emb[i : i + chunk], refs[i : i + chunk]
+    for i in range(0, len(rows), chunk):  # (chunk, C, D) at a time: the whole is 200 MB
+        q = rows[i : i + chunk]
+        e, r = emb[q], refs[q]
         d = distance(e.unsqueeze(1).expand(-1, r.shape[1], -1), emb[r])  # (chunk, C)
-        hits += int((d.argmin(1) == lab[i : i + chunk]).sum())
-    return hits / max(len(lab), 1)
+        hits += int((cls[d.argmin(1)] == lab[q]).sum())
+    return hits / max(len(rows), 1)

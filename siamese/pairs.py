@@ -79,16 +79,68 @@ def fixed_pairs(labels: torch.Tensor, seed: int = 0):
     return a.to(labels.device), b.to(labels.device), same.to(labels.device)
 
 
-def one_shot_references(labels: torch.Tensor, num_classes: int = 10, seed: int = 0) -> torch.Tensor:
+SPLITS = ("seen", "unseen", "mixed")
+
+
+def _within(labels: torch.Tensor, idx: torch.Tensor, seed: int):
+    """fixed_pairs among the items `idx` (CPU), as indices into the whole `labels`."""
+    if not len(idx):
+        return idx, idx, torch.zeros(0)
+    a, b, same = fixed_pairs(labels[idx], seed)
+    return idx[a], idx[b], same
+
+
+def split_pairs(labels: torch.Tensor, unseen, seed: int = 0) -> dict:
+    """Fixed evaluation pairs by split, for a model trained without the digits `unseen`.
+
+    - "seen": among items of seen digits only, each once with a same-digit and once with a
+      different-digit seen item (`fixed_pairs` on them).
+    - "unseen": the same among items of the unseen digits only: both digits are ones the model
+      never saw. Balanced when at least two digits are unseen (with one, there are no
+      different pairs).
+    - "mixed": each unseen item once with a random *seen* item (the one-seen-one-unseen pairs,
+      all different) and once with another item of its own unseen digit (the "unseen" split's
+      kind of same pair). Balanced, so accuracy and ROC AUC read like the other splits': does
+      an unseen digit look more like itself than like the digits the model learned?
+
+    labels: (N,) digits. Returns {split: (a, b, same)} with (P,) indices into `labels` and a
+    (P,) float target (1 = same digit), same pairs first within each split, on the labels'
+    device; drawn on the CPU from `seed`, so every run scores the same pairs.
+    """
+    lab = labels.cpu()
+    unseen_t = torch.tensor(sorted(int(d) for d in unseen), dtype=lab.dtype)
+    is_unseen = torch.isin(lab, unseen_t)
+    seen_idx, unseen_idx = torch.nonzero(~is_unseen).squeeze(1), torch.nonzero(is_unseen).squeeze(1)
+    out = {"seen": _within(lab, seen_idx, seed), "unseen": _within(lab, unseen_idx, seed)}
+    if not len(unseen_idx):
+        out["mixed"] = out["unseen"]  # empty
+        return {k: tuple(t.to(labels.device) for t in v) for k, v in out.items()}
+    g = torch.Generator().manual_seed(seed)
+    pos, _, pos_ok, _ = partners(lab[unseen_idx], g)  # same-digit partners among unseen items
+    pick = torch.randint(0, max(len(seen_idx), 1), (len(unseen_idx),), generator=g)
+    anchors = unseen_idx[pos_ok]
+    neg = seen_idx[pick] if len(seen_idx) else unseen_idx[:0]
+    a = torch.cat([anchors, unseen_idx[: len(neg)]])
+    b = torch.cat([unseen_idx[pos[pos_ok]], neg])
+    same = torch.cat([torch.ones(len(anchors)), torch.zeros(len(neg))])
+    out["mixed"] = (a, b, same)
+    return {k: tuple(t.to(labels.device) for t in v) for k, v in out.items()}
+
+
+def one_shot_references(labels: torch.Tensor, num_classes: int = 10, seed: int = 0,
+                        classes=None) -> torch.Tensor:
     """For each item, one random reference item of every class (never the item itself).
 
-    Returns (N, num_classes) indices into `labels`: column c holds an item of class c.
+    classes: the classes to draw references of (default: 0..num_classes-1), e.g. only the
+    digits a model never saw. Returns (N, C) indices into `labels`: column j holds an item of
+    class classes[j].
     """
     g = torch.Generator().manual_seed(seed)
     lab = labels.cpu()
     n = lab.shape[0]
-    refs = torch.empty(n, num_classes, dtype=torch.long)
-    for c in range(num_classes):
+    classes = list(range(num_classes)) if classes is None else [int(c) for c in classes]
+    refs = torch.empty(n, len(classes), dtype=torch.long)
+    for j, c in enumerate(classes):
         members = torch.nonzero(lab == c).squeeze(1)  # (M,)
         m = members.shape[0]
         if m < 2:
@@ -97,5 +149,5 @@ def one_shot_references(labels: torch.Tensor, num_classes: int = 10, seed: int =
         # An item of class c must not be its own reference: step past it to the next member.
         clash = members[pick] == torch.arange(n)
         pick = torch.where(clash, (pick + 1) % m, pick)
-        refs[:, c] = members[pick]
+        refs[:, j] = members[pick]
     return refs.to(labels.device)

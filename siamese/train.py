@@ -26,10 +26,10 @@ import torch
 
 from . import distributed
 from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
-from .config import LOSSES, ModelConfig, TrainConfig, metric_for_loss
+from .config import LOSSES, ModelConfig, TrainConfig, metric_for_loss, parse_digits
 from .data import MNIST, NUM_CLASSES, load_mnist, random_affine
 from .device import autocast, use_amp
-from .evaluate import ProgressProbe, choose_threshold, evaluate
+from .evaluate import ProgressProbe, choose_threshold, evaluate, print_splits
 from .losses import bce_loss, contrastive_loss, triplet_loss
 from .model import SiameseNet
 from .pairs import partners
@@ -48,14 +48,22 @@ class TrainEvent:
     pairs_per_s: float  # pairs (2 per anchor image) per second since the previous event
     lr: float
     test_pair_accuracy: float | None = None  # on the fixed probe subset; None if no probe ran
-    threshold: float | None = None
+    threshold: float | None = None  # chosen on validation pairs (seen digits only)
     embeddings: torch.Tensor | None = field(default=None, repr=False)  # (eval_size, D) on CPU
     labels: torch.Tensor | None = field(default=None, repr=False)  # (eval_size,)
     done: bool = False
     reason: str = ""  # why the run ended: steps | time | stopped
+    # With TrainConfig.exclude_digits: accuracy on the probe's pairs of seen digits only and of
+    # unseen (excluded) digits only, at the same threshold; None without exclusions or probe.
+    seen_pair_accuracy: float | None = None
+    unseen_pair_accuracy: float | None = None
 
     def line(self) -> str:
         acc = "" if self.test_pair_accuracy is None else f" | test pair acc {self.test_pair_accuracy:.4f}"
+        if self.seen_pair_accuracy is not None:
+            acc += f" (seen {self.seen_pair_accuracy:.4f}"
+            acc += "" if self.unseen_pair_accuracy is None else f", unseen {self.unseen_pair_accuracy:.4f}"
+            acc += ")"
         return (f"step {self.step:6d} | epoch {self.epoch:6.2f} | loss {self.loss:.4f} | "
                 f"lr {self.lr:.2e} | {self.pairs_per_s:8.0f} pairs/s{acc} | {self.elapsed:7.1f} s")
 
@@ -95,7 +103,9 @@ class Trainer:
         self.device = distributed.local_device(cfg.device)
         self.amp = use_amp(cfg.amp, self.device)
         torch.manual_seed(cfg.seed)
-        self.data = data if data is not None else load_mnist(cfg.data_dir, self.device, cfg.val_size)
+        data = data if data is not None else load_mnist(cfg.data_dir, self.device, cfg.val_size)
+        # Excluded digits leave training and validation; the test set keeps them to score them.
+        self.data = data.excluding(cfg.exclude_digits)
         config = dataclasses.replace(model_config or ModelConfig(), metric=metric_for_loss(cfg.loss))
         self.model = SiameseNet(config)
         if init_state is not None:
@@ -105,7 +115,8 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.train_images = self.data.train.images.to(self.device)  # (N, 28, 28) uint8
         self.train_labels = self.data.train.labels.to(self.device)
-        self.probe = ProgressProbe(self.data, cfg.eval_size, seed=0) if self.rank == 0 else None
+        self.probe = (ProgressProbe(self.data, cfg.eval_size, seed=0, unseen=cfg.exclude_digits)
+                      if self.rank == 0 else None)
         self._ddp = self._control = None
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -247,6 +258,8 @@ class Trainer:
             labels=probe.get("labels"),
             done=bool(reason),
             reason=reason,
+            seen_pair_accuracy=probe.get("seen_pair_accuracy"),
+            unseen_pair_accuracy=probe.get("unseen_pair_accuracy"),
         )
 
     def finalize(self, full_eval: bool = True, fast: bool = False) -> dict:
@@ -256,7 +269,7 @@ class Trainer:
         that must hand its model over at once; the CLI's checkpoints are chosen in fp32."""
         model = self.model.eval()
         if full_eval:
-            return evaluate(model, self.data, amp=False)
+            return evaluate(model, self.data, amp=False, unseen=self.cfg.exclude_digits)
         return choose_threshold(model, self.data.val, amp=fast and self.amp)
 
     def checkpoint(self, result: dict) -> dict:
@@ -303,16 +316,25 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     p.add_argument("--eval-every", type=float, default=d.eval_every, help="seconds between progress lines")
     p.add_argument("--eval-size", type=int, default=d.eval_size, help="test images in the progress probe")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--exclude-digits", default="", metavar="DIGITS",
+                   help="train without these digits, e.g. 7,8,9: they leave the training and "
+                        "validation splits (the threshold is chosen on the seen digits), and the "
+                        "progress lines and final evaluation score seen and unseen digits apart")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights")
     p.add_argument("--no-eval", action="store_true",
                    help="skip the full test evaluation at the end (threshold is still chosen)")
     p.add_argument("--out", default=None, help="where to write the checkpoint (.pt)")
     a = p.parse_args(argv)
+    try:
+        exclude = parse_digits(a.exclude_digits)
+    except ValueError as e:
+        p.error(f"--exclude-digits: {e}")
     cfg = TrainConfig(
         data_dir=a.data_dir, device=a.device, epochs=a.epochs, max_steps=a.max_steps,
         max_seconds=a.max_seconds, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
         loss=a.loss, margin=a.margin, augment=a.augment, amp=a.amp, compile=a.compile,
         threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
+        exclude_digits=exclude,
     )
     return cfg, a
 
@@ -346,8 +368,10 @@ def train_from_args(cfg: TrainConfig, args: argparse.Namespace) -> Trainer | Non
         each = str(sizes[0]) if sizes[0] == sizes[-1] else f"{sizes[-1]}-{sizes[0]}"
         ranks = (f" | {world_size} ranks ({torch.distributed.get_backend()}), "
                  f"global batch {cfg.batch_size}, {each} per rank")
+    unseen = f" (without digits {','.join(map(str, cfg.exclude_digits))})" if cfg.exclude_digits else ""
     say(f"device {trainer.device} | amp {'bf16' if trainer.amp else 'off'} | loss {cfg.loss} | "
-        f"{len(trainer.train_labels):,} training images | {trainer.total_steps} steps max{ranks}", flush=True)
+        f"{len(trainer.train_labels):,} training images{unseen} | {trainer.total_steps} steps max{ranks}",
+        flush=True)
     last = None
     try:
         for ev in trainer.run():
@@ -360,6 +384,8 @@ def train_from_args(cfg: TrainConfig, args: argparse.Namespace) -> Trainer | Non
     result = trainer.finalize(full_eval=not args.no_eval)
     shown = {k: round(v, 4) for k, v in result.items() if isinstance(v, float)}
     print("final:", shown, flush=True)
+    if "splits" in result:
+        print_splits(result["splits"])
     if last is not None:
         print(f"trained {trainer.step} steps in {last.elapsed:.1f} s "
               f"({2 * cfg.batch_size * trainer.step / max(last.elapsed, 1e-9):.0f} pairs/s); "

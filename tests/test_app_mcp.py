@@ -58,7 +58,9 @@ def test_mcp_lists_the_described_tools_and_compare_answers_as_the_api_does(tmp_p
     assert list(props) == ["image_a", "image_b"] and tool.inputSchema["required"] == ["image_a", "image_b"]
     assert props["image_a"]["description"].startswith("the first digit image")
     assert schema["compare"]["inputSchema"] == tool.inputSchema
-    assert set(tools["retrain_api"].inputSchema["properties"]) == {"loss", "seconds", "lr", "init"}
+    retrain = tools["retrain_api"].inputSchema["properties"]
+    assert set(retrain) == {"loss", "seconds", "lr", "init", "exclude_digits"}
+    assert "7,8,9" in retrain["exclude_digits"]["description"]  # from the docstring's Args
 
     # A call through the MCP endpoint gives what /compare gives through gradio_client.
     for result, want in zip(results[:2], expected):

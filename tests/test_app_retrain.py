@@ -15,7 +15,7 @@ import pytest
 
 from demo.examples import example_pairs
 from demo.retrain.slot import MAX_SECONDS_ENV, machine_slot
-from siamese.checkpoint import load_checkpoint
+from siamese.checkpoint import excluded_digits, load_checkpoint
 
 from .helpers import compare
 
@@ -29,8 +29,8 @@ def client(server):
     return Client(server, verbose=False)
 
 
-def submit(client, seconds, loss="bce", lr=2e-3, init="scratch"):
-    return client.submit(loss=loss, seconds=seconds, lr=lr, init=init, api_name="/retrain_api")
+def submit(client, seconds, loss="bce", lr=2e-3, init="scratch", **more):
+    return client.submit(loss=loss, seconds=seconds, lr=lr, init=init, api_name="/retrain_api", **more)
 
 
 def wait_free(timeout: float = 10.0) -> float:
@@ -65,7 +65,32 @@ def test_retrain_streams_progress_and_returns_a_checkpoint(client):
     _, ckpt = load_checkpoint(path)
     assert ckpt["step"] == final["step"] and ckpt["train_config"]["loss"] == "bce"
     assert all(u[1] is None for u in updates[:-1])
+    # called as before exclude_digits existed: nothing hidden, no split figures
+    assert final["exclude_digits"] == [] and final["unseen_pair_accuracy"] is None and excluded_digits(ckpt) == ()
     wait_free()
+
+
+def test_retrain_without_some_digits_streams_seen_and_unseen_accuracy(client):
+    updates = list(submit(client, seconds=4, exclude_digits="7,8,9"))
+    progress = [u[0] for u in updates]
+    assert all(p["exclude_digits"] == [7, 8, 9] for p in progress)
+    probed = [p for p in progress if p["test_pair_accuracy"] is not None]
+    assert probed and progress[-1] in probed  # the last update always probes
+    for p in probed:
+        assert 0 <= p["seen_pair_accuracy"] <= 1 and 0 <= p["unseen_pair_accuracy"] <= 1
+    final, path = updates[-1]
+    assert final["status"] == "done"
+    _, ckpt = load_checkpoint(path)
+    assert excluded_digits(ckpt) == (7, 8, 9) and ckpt["step"] == final["step"]
+    wait_free()
+
+
+def test_the_api_documents_its_parameters(client):
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    for name in ("/retrain_api", "/class_retrain_api"):
+        params = {p["parameter_name"]: p for p in api[name]["parameters"]}
+        assert list(params) == ["loss", "seconds", "lr", "init", "exclude_digits"]
+        assert params["exclude_digits"]["parameter_has_default"] and params["exclude_digits"]["parameter_default"] == ""
 
 
 def test_the_server_caps_the_length(client, monkeypatch):
@@ -81,6 +106,8 @@ def test_bad_parameters_are_errors(client):
         submit(client, seconds=2, loss="hinge").result()
     with pytest.raises(AppError, match="init"):
         submit(client, seconds=2, init="yesterday").result()
+    with pytest.raises(AppError, match="all ten"):
+        submit(client, seconds=2, exclude_digits="0,1,2,3,4,5,6,7,8,9").result()
     assert machine_slot().current is None
 
 

@@ -32,3 +32,35 @@ def test_bad_checkpoint_is_a_clean_error(tmp_path):
     bad.write_text("nope")
     r = run("siamese.evaluate", str(bad), "--no-knn")
     assert r.returncode != 0 and "not a loadable checkpoint" in r.stderr
+
+
+def test_exclude_digits_refuses_bad_lists():
+    for bad in ("0,1,2,3,4,5,6,7,8,9", "7,x", "10"):
+        r = run("siamese.train", "--exclude-digits", bad, "--max-steps", "1")
+        assert r.returncode == 2 and "--exclude-digits" in r.stderr, (bad, r.stderr)
+
+
+@pytest.mark.integration
+def test_train_without_digits_then_evaluate_reports_the_three_splits(data_root, tmp_path):
+    from siamese.checkpoint import excluded_digits, load_checkpoint
+
+    out = tmp_path / "unseen.pt"
+    r = run("siamese.train", "--data-dir", str(data_root), "--exclude-digits", "7,8,9", "--max-steps", "10",
+            "--batch-size", "64", "--eval-size", "300", "--no-eval", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "without digits 7,8,9" in r.stdout and "unseen" in r.stdout
+    _, ckpt = load_checkpoint(out)
+    assert excluded_digits(ckpt) == (7, 8, 9)
+    r = run("siamese.evaluate", str(out), "--data-dir", str(data_root), "--json", "--no-knn")
+    assert r.returncode == 0, r.stderr
+    splits = json.loads(r.stdout)["splits"]
+    assert splits["unseen_digits"] == [7, 8, 9] and splits["seen_digits"] == list(range(7))
+    for split, way in (("seen", 7), ("unseen", 3), ("mixed", 10)):
+        row = splits[split]
+        assert row["one_shot_way"] == way and row["num_pairs"] > 1000
+        for key in ("pair_accuracy", "roc_auc", "negative_accuracy", "one_shot_accuracy"):
+            assert 0 <= row[key] <= 1, (split, key, row)
+    # the override scores any model as if other digits were unseen; 'none' drops the splits
+    r = run("siamese.evaluate", str(out), "--data-dir", str(data_root), "--json", "--no-knn",
+            "--exclude-digits", "none")
+    assert r.returncode == 0 and "splits" not in json.loads(r.stdout)

@@ -119,9 +119,9 @@ def collect(agen) -> list:
     return asyncio.run(run())
 
 
-def teacher_trains(h: ClassHandlers, length: str, on_update=None) -> list:
+def teacher_trains(h: ClassHandlers, length: str, on_update=None, hide=None) -> list:
     outs = []
-    for out in h.retrain.train("bce", length, 2e-3, "scratch", SHIPPED, request=req("teacher"),
+    for out in h.retrain.train("bce", length, 2e-3, "scratch", SHIPPED, hide, request=req("teacher"),
                                progress=lambda *a, **k: None):
         outs.append(out)
         if on_update is not None:
@@ -160,6 +160,36 @@ def test_students_follow_the_teachers_run_live_and_then_use_its_model(setup):
     # the teacher's own session model is separate: closing the teacher's tab leaves the class's
     h.retrain.unload(request=req("teacher"))
     assert models.comparator(cls.model_key) is not models.comparator(SHIPPED)
+
+
+def test_a_class_sees_the_never_seen_digits_as_the_teacher_does(setup):
+    import pandas as pd
+
+    from demo.classroom.handlers import progress
+    from demo.retrain import views as rv
+
+    models, h = setup
+    screens = {}
+
+    def share_once(outs):
+        if "code" not in screens and h.retrain.slot.current is not None:
+            h.share("http://127.0.0.1:7860/", request=req("teacher"))
+            screens["code"] = h.room.of_owner("teacher").code
+
+    teacher = teacher_trains(h, "tiny", share_once, hide=["7", "8", "9"])
+    cls = h.room.get(screens["code"])
+    outs = collect(h.watch(screens["code"], request=req("alice")))  # a late joiner: the whole run
+    first = outs[0][3]
+    assert first.value is None and first.colors_in_legend == [rv.SEEN_PAIRS, rv.UNSEEN_PAIRS]
+    acc = [o[3] for o in outs if isinstance(o[3], pd.DataFrame)]
+    assert acc and acc[-1].equals([o[3] for o in teacher if isinstance(o[3], pd.DataFrame)][-1])  # the same curve
+    assert set(acc[-1]["pairs"]) == {rv.SEEN_PAIRS, rv.UNSEEN_PAIRS}
+    maps = [o[4] for o in outs if isinstance(o[4], pd.DataFrame)]
+    assert maps and "7 (never seen)" in set(maps[-1]["digit"])
+    assert "never-seen pairs" in outs[-1][1]
+    p = progress(cls)
+    assert p["exclude_digits"] == [7, 8, 9] and 0 <= p["unseen_pair_accuracy"] <= 1
+    assert "trained without 7, 8, 9" in models.label(cls.model_key)
 
 
 def test_closing_the_teachers_tab_ends_a_shared_run_and_the_class_keeps_its_model(setup):

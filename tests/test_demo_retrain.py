@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
+import pandas as pd
 import pytest
 
 from demo.banner import banner_update
@@ -18,19 +19,20 @@ from demo.retrain.handlers import RetrainHandlers, presets
 from demo.retrain.record import RunRecord
 from demo.retrain.sessions import SessionModels
 from demo.retrain.slot import TrainingSlot
-from siamese.checkpoint import load_checkpoint
+from siamese.checkpoint import excluded_digits, load_checkpoint
 from siamese.job import JobUpdate
 from siamese.worker import ProcessRunner
 
 from .helpers import sketch
 
 
-def event(step=10, elapsed=2.0, acc=0.8, done=False, n=50, seed=0) -> JobUpdate:
+def event(step=10, elapsed=2.0, acc=0.8, done=False, n=50, seed=0, seen=None, unseen=None) -> JobUpdate:
     g = np.random.default_rng(seed)
     return JobUpdate(step=step, epoch=step / 100, elapsed=elapsed, train_seconds=elapsed, loss=0.5,
                      pairs_per_s=5000.0, lr=1e-3, test_pair_accuracy=acc,
                      map_xy=g.uniform(-3, 3, (n, 2)).astype(np.float32), map_labels=np.arange(n) % 10, done=done,
-                     reason="time" if done else "", device="cpu", pid=1234, threads=2)
+                     reason="time" if done else "", device="cpu", pid=1234, threads=2,
+                     seen_pair_accuracy=seen, unseen_pair_accuracy=unseen)
 
 
 # -- views ---------------------------------------------------------------------------------------
@@ -43,11 +45,51 @@ def test_a_record_skips_the_stepless_update_and_keeps_the_last_probe():
     r.add(no_probe)
     loss, acc = rv.curve_frames(r)
     assert list(loss["seconds"]) == [1.0, 2.0] and list(loss.columns) == ["seconds", "loss"]
-    assert list(acc.columns) == ["seconds", "accuracy"] and list(acc["accuracy"]) == [0.7]
+    assert list(acc.columns) == ["seconds", "accuracy", "pairs"] and list(acc["accuracy"]) == [0.7]
+    assert set(acc["pairs"]) == {rv.ALL_PAIRS}  # nothing hidden: one series (no legend)
     assert r.last_accuracy == 0.7 and r.map_xy is not None and r.version == 3 and r.state == "training"
     assert "70.0%" in rv.stats_html(r.last, 30, accuracy=r.last_accuracy)  # between probes: the last one
     r.finish("stopped")
     assert r.finished and r.version == 4
+
+
+def test_with_hidden_digits_the_curve_has_a_seen_and_a_never_seen_series():
+    r = RunRecord(30, (7, 8, 9))
+    r.add(event(step=5, elapsed=1.0, acc=0.7, seen=0.75, unseen=0.55))
+    no_probe = event(step=9, elapsed=2.0, acc=None)
+    r.add(no_probe)
+    r.add(event(step=14, elapsed=3.0, acc=0.8, seen=0.9, unseen=0.6))
+    loss, acc = rv.curve_frames(r)
+    assert list(loss["seconds"]) == [1.0, 2.0, 3.0]
+    assert list(acc.columns) == ["seconds", "accuracy", "pairs"]
+    seen, unseen = (acc[acc["pairs"] == name] for name in (rv.SEEN_PAIRS, rv.UNSEEN_PAIRS))
+    assert list(seen["seconds"]) == [1.0, 3.0] and list(seen["accuracy"]) == [0.75, 0.9]
+    assert list(unseen["seconds"]) == [1.0, 3.0] and list(unseen["accuracy"]) == [0.55, 0.6]
+    assert set(acc["pairs"]) == {rv.SEEN_PAIRS, rv.UNSEEN_PAIRS}  # no overall line beside them
+    assert set(rv.ACC_COLOURS) >= set(acc["pairs"])  # every series has its colour
+    # the plot's legend: the two series with digits hidden, none without
+    assert rv.accuracy_plot((7, 8, 9))["colors_in_legend"] == [rv.SEEN_PAIRS, rv.UNSEEN_PAIRS]
+    assert "never-seen 7, 8, 9" in rv.accuracy_plot((7, 8, 9))["title"]
+    assert rv.accuracy_plot()["colors_in_legend"] == []
+    # the numbers: seen and never-seen apart, the latest probe's between probes
+    r.add(event(step=20, elapsed=4.0, acc=None))
+    assert rv.split_of(r) == (0.9, 0.6) and rv.split_of(RunRecord(30)) is None
+    html = rv.stats_html(r.last, 30, accuracy=r.last_accuracy, split=rv.split_of(r))
+    assert "90.0%" in html and "60.0%" in html and "never-seen pairs" in html and "test pair accuracy" not in html
+    assert "never-seen pairs" in rv.stats_html(None, 30, running=False, split=(None, None))
+    # no frame until every series has a point: the plot's colours come from the first one it draws
+    assert rv.curve_frames(RunRecord(30, (7,)))[1] is None and rv.curve_frames(RunRecord(30))[1] is None
+    one_sided = RunRecord(30, (7,))
+    one_sided.add(event(step=5, elapsed=1.0, seen=0.8, unseen=None))
+    assert rv.curve_frames(one_sided)[1] is None
+
+
+def test_the_map_names_the_never_seen_digits_in_the_palette_colours():
+    ev = event(n=200)
+    frame = rv.map_frame(ev.map_xy, ev.map_labels, (7, 8, 9))
+    assert list(frame["digit"].unique()) == [*"0123456", "7 (never seen)", "8 (never seen)", "9 (never seen)"]
+    assert rv.DIGIT_COLOURS["7 (never seen)"] == rv.DIGIT_COLOURS["7"]  # one palette: the same colour
+    assert list(frame[["x", "y"]].values.tolist()) == rv.map_frame(ev.map_xy, ev.map_labels)[["x", "y"]].values.tolist()
 
 
 def test_map_frame_keeps_each_point_with_its_digit_sorted_by_digit():
@@ -70,6 +112,11 @@ def test_stats_and_cards_say_what_happened():
     assert 'data-model="mine"' in rv.model_card_html(s, True)
     assert 'data-model="shipped"' in rv.model_card_html(s, False)
     assert 'data-model="shipped"' in rv.model_card_html(None, False)
+    hidden = rv.summary({"loss": "bce", "lr": 2e-3, "max_seconds": 30, "exclude_digits": (7, 8, 9)},
+                        event(step=300, elapsed=30.2), None, "scratch", stopped=True)
+    assert hidden["exclude_digits"] == [7, 8, 9]
+    assert rv.describe(hidden).endswith("(300 steps, lr 0.002), trained without 7, 8, 9")
+    assert "never saw 7, 8, 9" in rv.model_card_html(hidden, True)
 
 
 def test_presets_fit_the_server_limit():
@@ -105,9 +152,9 @@ def h(models, data_root, tmp_path):
                            data_root, {"tiny": 3.0, "long": 60.0})
 
 
-def train(h, owner="alice", length="tiny", loss="bce", init="scratch", key=SHIPPED, on_update=None):
+def train(h, owner="alice", length="tiny", loss="bce", init="scratch", key=SHIPPED, on_update=None, hide=None):
     outs = []
-    for out in h.train(loss, length, 2e-3, init, key, request=req(owner), progress=no_progress):
+    for out in h.train(loss, length, 2e-3, init, key, hide, request=req(owner), progress=no_progress):
         outs.append(out)
         if on_update is not None:
             on_update(out, outs)
@@ -154,6 +201,38 @@ def test_train_streams_plots_and_ends_with_a_session_model(h, models):
     # closing the tab frees it
     h.unload(request=req("alice"))
     assert h.sessions.get("alice") is None and models.comparator(key) is models.comparator(SHIPPED)
+
+
+@pytest.mark.integration
+def test_hidden_digits_reach_the_runs_config_curves_map_and_model(h, models):
+    outs = train(h, hide=["9", "7", "8"])
+    start_plot = outs[0][3]  # the accuracy plot's first update: its legend for this run
+    assert prop(start_plot, "colors_in_legend") == [rv.SEEN_PAIRS, rv.UNSEEN_PAIRS]
+    frames = [o[3] for o in outs if isinstance(o[3], pd.DataFrame) and len(o[3])]
+    assert frames and set(frames[-1]["pairs"]) == {rv.SEEN_PAIRS, rv.UNSEEN_PAIRS}  # the last update probes
+    assert frames[-1]["accuracy"].between(0, 1).all()
+    maps = [o[4] for o in outs if isinstance(o[4], pd.DataFrame)]
+    assert maps and set(maps[-1]["digit"]) == {*"0123456", "7 (never seen)", "8 (never seen)", "9 (never seen)"}
+    assert any("never showing it 7, 8, 9" in o[0] for o in outs if isinstance(o[0], str))
+    assert "never-seen pairs" in outs[-1][1]
+    key = outs[-1][5]
+    assert excluded_digits(models.comparator(key).checkpoint) == (7, 8, 9)  # the run's TrainConfig
+    row, banner = banner_update(models, key)
+    assert "trained without 7, 8, 9" in banner
+    assert "never saw 7, 8, 9" in h.show_model(key, request=req("alice"))[0]
+
+
+@pytest.mark.integration
+def test_digits_that_cannot_be_hidden_are_clear_errors(h):
+    with pytest.raises(gr.Error, match="cannot exclude all ten digits"):
+        train(h, hide=[str(d) for d in range(10)])
+    with pytest.raises(gr.Error, match="hide at most 8 digits.*at least 2"):
+        train(h, hide=[str(d) for d in range(1, 10)])
+    with pytest.raises(gr.Error, match="expected digits separated by commas"):
+        list(h.retrain_api("bce", 3, 1e-3, "scratch", "7 8 x", request=req("script")))
+    with pytest.raises(gr.Error, match="0-9"):
+        list(h.retrain_api("bce", 3, 1e-3, "scratch", "7,10", request=req("script")))
+    assert h.slot.current is None
 
 
 @pytest.mark.integration

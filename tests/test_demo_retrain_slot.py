@@ -18,6 +18,7 @@ from demo.retrain.sessions import SessionModels, checkpoint_name
 from demo.retrain.slot import (
     DEFAULT_MAX_SECONDS,
     MAX_SECONDS_ENV,
+    RECIPES,
     Busy,
     Cancelled,
     TrainingSlot,
@@ -25,6 +26,7 @@ from demo.retrain.slot import (
     max_train_seconds,
     plan_run,
 )
+from demo.retrain.views import LOSS_NAMES
 from siamese.checkpoint import load_checkpoint
 from siamese.config import TrainConfig
 from siamese.device import CoreShare
@@ -87,6 +89,25 @@ def test_plan_clamps_what_a_client_asks(monkeypatch):
     for bad in [("hinge", 5, 1e-3), ("bce", 0, 1e-3), ("bce", 5, -1), ("bce", float("nan"), 1e-3)]:
         with pytest.raises(ValueError):
             plan_run(*bad)
+
+
+def test_plan_hides_digits_but_keeps_two_to_learn_from():
+    assert plan_run("bce", 5, 1e-3).exclude_digits == ()
+    assert plan_run("triplet", 5, 1e-3, [9, 7, 8]).exclude_digits == (7, 8, 9)
+    assert plan_run("bce", 5, 1e-3, range(2, 10)).exclude_digits == tuple(range(2, 10))
+    with pytest.raises(ValueError, match="all ten"):
+        plan_run("bce", 5, 1e-3, range(10))
+    with pytest.raises(ValueError, match="at least 2"):
+        plan_run("bce", 5, 1e-3, range(1, 10))
+    with pytest.raises(ValueError, match="0-9"):
+        plan_run("bce", 5, 1e-3, [12])
+
+
+def test_each_recipe_is_a_loss_choice_and_sets_its_config():
+    for key, recipe in RECIPES.items():
+        cfg = plan_run(key, 5, 1e-3)
+        assert all(getattr(cfg, k) == v for k, v in recipe.train.items())
+    assert LOSS_NAMES == {k: r.label for k, r in RECIPES.items()}
 
 
 def test_a_page_run_asks_for_every_core_and_uses_those_left_idle(slot, data_root):

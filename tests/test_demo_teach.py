@@ -154,11 +154,12 @@ def test_moving_the_threshold_updates_scores_not_the_slider(cache, models):
 
 # -- One-shot --------------------------------------------------------------------------------------
 def test_one_shot_without_a_drawing_shows_references_and_accuracy(cache, comparator):
-    result, accuracy, refs, timer = O.render(cache, SHIPPED, None, 0, {})
+    result, accuracy, refs, timer, unseen_button = O.render(cache, SHIPPED, None, 0, {})
     assert "Draw a digit" in result
     assert re.findall(r'data-label="(\d)"', refs) == list("0123456789")
     assert float(attr(accuracy, "data-accuracy")) == pytest.approx(comparator.metrics["one_shot_accuracy"])
-    assert "this model's evaluation" in accuracy
+    assert "this model's evaluation" in accuracy and attr(accuracy, "data-way") == "10"
+    assert unseen_button.visible is False  # the pretrained model saw every digit
 
 
 @pytest.mark.parametrize("digit", ["1", "4", "7"])
@@ -171,8 +172,8 @@ def test_one_shot_ranks_the_drawn_class_first(cache, digit):
 
 
 def test_one_shot_references_redraw_with_the_seed(cache):
-    _, _, refs0, _ = O.render(cache, SHIPPED, None, 0, {})
-    _, _, refs1, _ = O.render(cache, SHIPPED, None, 1, {})
+    _, _, refs0, *_ = O.render(cache, SHIPPED, None, 0, {})
+    _, _, refs1, *_ = O.render(cache, SHIPPED, None, 1, {})
     assert attr(refs0, "data-seed") == "0" and attr(refs1, "data-seed") == "1"
     assert re.findall(r"test #(\d+)", refs0) != re.findall(r"test #(\d+)", refs1)
     assert refs0 == O.render(cache, SHIPPED, None, 0, {})[2]  # seeded: the same draw again
@@ -181,7 +182,7 @@ def test_one_shot_references_redraw_with_the_seed(cache):
 def test_own_drawing_becomes_a_reference(cache):
     own = O.keep_drawing(cache, SHIPPED, sketch("7"), "7", {})
     assert list(own) == [7] and own[7].shape == (28, 28)
-    result, _, refs, _ = O.render(cache, SHIPPED, sketch("7"), 0, own)
+    result, _, refs, *_ = O.render(cache, SHIPPED, sketch("7"), 0, own)
     assert '<figure class="yours" data-label="7">' in refs and "1 of them drawn by you" in refs
     assert attr(result, "data-top") == "7"
     with pytest.raises(gr.Error, match="Draw a digit first"):
@@ -193,6 +194,20 @@ def test_own_drawing_becomes_a_reference(cache):
 def test_one_shot_blank_canvas_is_a_hint(cache):
     result, *_ = O.render(cache, SHIPPED, blank_sketch(), 0, {})
     assert 'data-state="hint"' in result
+
+
+def test_one_shot_among_any_candidate_classes(cache):
+    result, accuracy, refs, *_ = O.render(cache, SHIPPED, sketch("7"), 0, {}, ["1", "7"])
+    assert re.findall(r'data-label="(\d)"', refs) == ["1", "7"]
+    assert re.findall(r'class="os-row[^"]*" data-label="(\d)"', result) == ["7", "1"]
+    assert attr(accuracy, "data-way") == "2" and "2-way one-shot accuracy among 1, 7" in accuracy
+    assert "Guessing would get 50%" in accuracy and float(attr(accuracy, "data-accuracy")) > 0.95
+    # the same references per class whichever others are candidates
+    _, _, all_refs, *_ = O.render(cache, SHIPPED, None, 0, {})
+    seven = re.compile(r'data-label="7"><img[^>]*><figcaption><b>7</b><span>(test #\d+)')
+    assert seven.findall(refs) == seven.findall(all_refs)
+    result, accuracy, refs, *_ = O.render(cache, SHIPPED, sketch("7"), 0, {}, ["7"])
+    assert "at least 2 candidate classes" in result and accuracy == "" and refs == ""
 
 
 # -- Losses ---------------------------------------------------------------------------------------
@@ -237,7 +252,7 @@ def test_every_view_follows_the_sessions_own_model(cache, models, comparator, mn
         assert float(attr(roc, "data-auc")) > 0.95
         assert float(attr(roc, "data-auc")) != pytest.approx(comparator.metrics["roc_auc"], abs=1e-6)
 
-        result, accuracy, _, _ = O.render(cache, key, sketch("7"), 0, {})
+        result, accuracy, *_ = O.render(cache, key, sketch("7"), 0, {})
         assert "measured here" in accuracy and float(attr(accuracy, "data-accuracy")) > 0.9
         assert attr(result, "data-top") == "7"
     finally:
@@ -245,6 +260,47 @@ def test_every_view_follows_the_sessions_own_model(cache, models, comparator, mn
     del ref
     gc.collect()
     assert all(r.comparator is not other for r in cache._lessons.keys())  # its lessons went with it
+
+
+def unseen_variant(comparator: Comparator, digits=(7, 8, 9)) -> Comparator:
+    """A stand-in for a model retrained on the page without `digits`: the shipped weights with
+    a checkpoint that says so (the views read only that)."""
+    ckpt = {**comparator.checkpoint, "state_dict": comparator.model.state_dict()}
+    ckpt["train_config"] = {**(ckpt.get("train_config") or {}), "exclude_digits": list(digits)}
+    return Comparator.from_checkpoint_dict(ckpt)
+
+
+def test_a_model_trained_without_some_digits_marks_them_and_ranks_among_them(cache, models, comparator):
+    from siamese.evaluate import split_metrics
+
+    key = models.add(unseen_variant(comparator))
+    try:
+        wait_ready(models, key)
+        html, info, _ = E.render(cache, key, None, PCA)
+        assert attr(html, "data-unseen") == "7,8,9"
+        ringed = re.findall(r'<circle class="pt unseen" [^>]*data-d="(\d)"', html)
+        assert len(ringed) == 300 and set(ringed) == {"7", "8", "9"}
+        assert len(re.findall(r'<circle class="pt" ', html)) == 700
+        assert "7 (never seen)" in html and "6 (never seen)" not in html
+        assert "never saw 7, 8, 9" in info
+        # the pretrained model's map marks nothing
+        shipped_html, shipped_info, _ = E.render(cache, SHIPPED, None, PCA)
+        assert 'class="pt unseen"' not in shipped_html and "never saw" not in shipped_info
+
+        result, accuracy, refs, _, button = O.render(cache, key, sketch("7"), 0, {})
+        assert button.visible is True and "7, 8, 9" in button.value
+        assert attr(accuracy, "data-way") == "10" and "never saw 7, 8, 9" in accuracy
+        result, accuracy, refs, _, _ = O.render(cache, key, sketch("7"), 0, {}, ["7", "8", "9"])
+        assert re.findall(r'data-label="(\d)"', refs) == ["7", "8", "9"]
+        assert attr(result, "data-top") == "7" and len(re.findall(r'class="os-row', result)) == 3
+        assert "3-way one-shot accuracy among 7, 8, 9, digits it never saw" in accuracy
+        # the figure siamese.evaluate's "unseen" split gives this model
+        ref = models.reference(key)
+        splits = split_metrics(ref.comparator.model, ref.embeddings, ref.labels, (7, 8, 9), ref.comparator.threshold)
+        assert float(attr(accuracy, "data-accuracy")) == pytest.approx(splits["unseen"]["one_shot_accuracy"],
+                                                                       abs=2e-3)
+    finally:
+        models.remove(key)
 
 
 def test_without_mnist_the_views_say_so(comparator, tmp_path):

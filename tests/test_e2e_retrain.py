@@ -9,6 +9,7 @@ import time
 import pytest
 
 from demo.retrain.slot import machine_slot
+from demo.retrain.views import ACC_COLOURS, SEEN_PAIRS, UNSEEN_PAIRS
 from siamese.checkpoint import load_checkpoint
 
 from .browser import ONE, SEVEN, draw, open_page, wait_until, wait_verdict
@@ -96,3 +97,56 @@ def test_closing_the_tab_ends_the_run(browser, server):
     assert run.join(10), "the run went on after its tab closed"
     print(f"tab closed -> run ended in {time.monotonic() - t0:.2f} s ({run.stopped_by})")
     assert time.monotonic() - t0 < 5 and machine_slot().current is None
+
+
+def svg_text(pg, selector: str) -> str:
+    """The text of a plot's SVG (its title, axes and legend)."""
+    return pg.evaluate("(s) => [...document.querySelectorAll(s + ' svg text')].map(t => t.textContent).join('|')",
+                       selector)
+
+
+def line_colours(pg, selector: str) -> list[str]:
+    """The stroke colours of a line plot's drawn lines (those with a path), sorted."""
+    return sorted(pg.evaluate("""(s) => [...document.querySelectorAll(s + ' .mark-line path')]
+        .filter(p => (p.getAttribute('d') || '').length > 1)
+        .map(p => (p.getAttribute('stroke') || '').toLowerCase())""",
+                              selector))
+
+
+def test_hiding_digits_shows_never_seen_curves_map_and_one_shot(page, shots):
+    page.click("#tab-retrain-button")
+    page.click("#retrain-hide-suggested")
+    boxes = page.locator("#retrain-hide input[type='checkbox']")
+    wait_until(page, lambda: [boxes.nth(d).is_checked() for d in range(10)] == [False] * 7 + [True] * 3,
+               "7, 8 and 9 ticked")
+    start_training(page)
+    page.locator("#retrain-status").get_by_text("never showing it 7, 8, 9").wait_for()
+    # the accuracy curve: seen and never-seen pairs, with a legend; the map names the never-seen digits
+    wait_until(page, lambda: "never-seen digits" in svg_text(page, "#retrain-acc-plot"), "the never-seen series")
+    # both lines drawn, each in its colour (a plot first drawn without a series never colours it)
+    wait_until(page, lambda: line_colours(page, "#retrain-acc-plot") == sorted(ACC_COLOURS[k] for k in
+                                                                               (SEEN_PAIRS, UNSEEN_PAIRS)),
+               "two coloured accuracy lines")
+    acc = svg_text(page, "#retrain-acc-plot")
+    assert "seen digits" in acc and "never-seen 7, 8, 9" in acc
+    legend = svg_text(page, "#retrain-map")
+    assert all(f"{d} (never seen)" in legend for d in (7, 8, 9)) and "6 (never seen)" not in legend
+    assert page.locator("#retrain-stats .rt-stat.acc.unseen").count() == 1
+    page.screenshot(path=str(shots / "retrain_hidden_running.png"), full_page=True)
+    page.click("#retrain-stop")
+    page.locator("#retrain-status").get_by_text("Stopped").wait_for()
+    page.locator("#model-banner").get_by_text("trained without 7, 8, 9").wait_for()
+    page.screenshot(path=str(shots / "retrain_hidden_stopped.png"), full_page=True)
+
+    # the session's model: ringed never-seen digits on the map, one-shot among them
+    page.click("#tab-embedding-button")
+    page.locator("#emb-map .emb-wrap[data-unseen='7,8,9']").wait_for(timeout=120_000)
+    assert page.locator("#emb-map circle.pt.unseen").count() == 300
+    page.locator("#emb-info").get_by_text("never saw 7, 8, 9").wait_for()
+    page.screenshot(path=str(shots / "embedding_never_seen.png"), full_page=True)
+    page.click("#tab-oneshot-button")
+    page.locator("#oneshot-only-unseen").get_by_text("(7, 8, 9)").click()
+    page.locator("#oneshot-accuracy .os-acc[data-way='3']").wait_for()
+    assert page.locator("#oneshot-refs figure").count() == 3
+    page.locator("#oneshot-accuracy").get_by_text("digits it never saw").wait_for()
+    page.screenshot(path=str(shots / "oneshot_never_seen.png"), full_page=True)

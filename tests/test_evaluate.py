@@ -42,3 +42,24 @@ def test_shipped_checkpoint_card_matches_the_file(shipped):
     card = (CHECKPOINT.parent / "MODEL_CARD.md").read_text()
     assert f"{ckpt['metrics']['pair_accuracy']:.4f}" in card
     assert ckpt["model_config"] == {"channels": [64, 128, 256], "embedding_dim": 512, "metric": "head"}
+
+
+def test_split_metrics_by_hand():
+    """1-D descriptors: seen digits 0 and 1 far apart, unseen 7 and 8 close together (0.4 to 0.6
+    apart, pairs of a digit 0.1 apart), threshold 1.0: on unseen pairs the ranking holds (AUC 1)
+    but the seen digits' threshold calls every unseen pair 'same' (accuracy 0.5)."""
+    from types import SimpleNamespace
+
+    from siamese.evaluate import split_metrics
+
+    emb = torch.tensor([[0.0], [0.1], [5.0], [5.1], [10.0], [10.1], [10.5], [10.6]])
+    labels = torch.tensor([0, 0, 1, 1, 7, 7, 8, 8])
+    model = SimpleNamespace(distance=lambda a, b: (a - b).abs().sum(-1))
+    res = split_metrics(model, emb, labels, (7, 8), threshold=1.0)
+    assert res["unseen_digits"] == [7, 8] and res["seen_digits"] == [0, 1, 2, 3, 4, 5, 6, 9]
+    seen, unseen, mixed = res["seen"], res["unseen"], res["mixed"]
+    assert seen["pair_accuracy"] == 1.0 and seen["roc_auc"] == 1.0 and seen["num_pairs"] == 8
+    assert unseen["pair_accuracy"] == 0.5 and unseen["roc_auc"] == 1.0 and unseen["negative_accuracy"] == 0.0
+    assert mixed["pair_accuracy"] == 1.0 and mixed["roc_auc"] == 1.0 and mixed["negative_accuracy"] == 1.0
+    assert seen["one_shot_accuracy"] == unseen["one_shot_accuracy"] == mixed["one_shot_accuracy"] == 1.0
+    assert (seen["one_shot_way"], unseen["one_shot_way"], mixed["one_shot_way"]) == (2, 2, 4)

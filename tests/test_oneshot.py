@@ -41,3 +41,18 @@ def test_one_shot_accuracy_stub_and_chunks():
     whole = O.one_shot_accuracy(StubComparator().distance, emb, labels, chunk=1000)
     assert O.one_shot_accuracy(StubComparator().distance, emb, labels, chunk=7) == whole
     assert 0.0 <= whole <= 1.0
+
+
+def test_one_shot_accuracy_among_some_classes_and_queries():
+    # 1-D descriptors, two items per class: 7 at 70, 71; 8 at 79, 81; 9 at 90, 91; 0 at 77, 77.5
+    emb = torch.tensor([[70.0], [71.0], [79.0], [81.0], [90.0], [91.0], [77.0], [77.5]])
+    labels = torch.tensor([7, 7, 8, 8, 9, 9, 0, 0])
+    dist = StubComparator().distance
+    unseen = labels >= 7
+    # 3-way among 7, 8, 9: each item's own-class reference is its twin, nearer than any other
+    assert O.one_shot_accuracy(dist, emb[unseen], labels[unseen], classes=(7, 8, 9)) == 1.0
+    # with 0 a candidate too, the 8 at 79 is nearer a 0 (77 or 77.5: 2 or 1.5 away; a tie goes to
+    # the first class) than the other 8 (2 away): 5 of the 6 queries of 7-9 right
+    assert O.one_shot_accuracy(dist, emb, labels, classes=(0, 7, 8, 9), queries=unseen) == pytest.approx(5 / 6)
+    # the mask scores only its rows: the two 0s find each other
+    assert O.one_shot_accuracy(dist, emb, labels, classes=(0, 7, 8, 9), queries=~unseen) == 1.0

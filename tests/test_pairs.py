@@ -1,7 +1,7 @@
 """Pair and triplet samplers: class correctness, balance, determinism."""
 import torch
 
-from siamese.pairs import batch_pairs, batch_triplets, fixed_pairs, one_shot_references, partners
+from siamese.pairs import batch_pairs, batch_triplets, fixed_pairs, one_shot_references, partners, split_pairs
 
 LABELS = torch.tensor([0, 0, 1, 1, 1, 2, 2, 0])
 
@@ -65,3 +65,76 @@ def test_one_shot_references_one_per_class_never_self():
     assert refs.shape == (200, 10)
     assert (labels[refs] == torch.arange(10)).all()
     assert (refs != torch.arange(200).unsqueeze(1)).all()
+
+
+# -- pairs by split, for a model trained without some digits -------------------------------------
+# digits 0, 1 seen; 7, 8 unseen; two items of each
+SPLIT_LABELS = torch.tensor([0, 7, 1, 8, 0, 7, 1, 8])
+UNSEEN = (7, 8)
+
+
+def test_split_pairs_keep_each_split_to_its_digits():
+    pairs = split_pairs(SPLIT_LABELS, UNSEEN, seed=0)
+    assert set(pairs) == {"seen", "unseen", "mixed"}
+    for split, (a, b, same) in pairs.items():
+        la, lb = SPLIT_LABELS[a], SPLIT_LABELS[b]
+        assert ((la == lb).float() == same).all(), split  # the labels are right
+        unseen_a, unseen_b = torch.isin(la, torch.tensor(UNSEEN)), torch.isin(lb, torch.tensor(UNSEEN))
+        if split == "seen":
+            assert not unseen_a.any() and not unseen_b.any()
+        elif split == "unseen":
+            assert unseen_a.all() and unseen_b.all()
+        else:  # anchored on unseen items: a same pair stays unseen, a different one is seen
+            assert unseen_a.all() and (unseen_b == (same == 1)).all()
+
+
+def test_split_pairs_by_hand():
+    a, b, same = split_pairs(SPLIT_LABELS, UNSEEN, seed=0)["unseen"]
+    # 4 unseen items (positions 1, 3, 5, 7), each once with its one same-digit partner (the
+    # other item of its digit: no choice) and once with an item of the other unseen digit
+    assert len(a) == 8 and same.tolist() == [1.0] * 4 + [0.0] * 4
+    assert a[:4].tolist() == [1, 3, 5, 7] and b[:4].tolist() == [5, 7, 1, 3]
+    assert a[4:].tolist() == [1, 3, 5, 7]
+    a, b, same = split_pairs(SPLIT_LABELS, UNSEEN, seed=0)["seen"]
+    assert a[:4].tolist() == [0, 2, 4, 6] and b[:4].tolist() == [4, 6, 0, 2]
+    a, b, same = split_pairs(SPLIT_LABELS, UNSEEN, seed=0)["mixed"]
+    assert same.tolist() == [1.0] * 4 + [0.0] * 4
+    assert b[:4].tolist() == [5, 7, 1, 3] and set(b[4:].tolist()) <= {0, 2, 4, 6}
+
+
+def test_split_pairs_are_balanced_and_disjoint_by_item():
+    labels = torch.arange(1000) % 10
+    pairs = split_pairs(labels, (7, 8, 9), seed=0)
+    (sa, sb, ss), (ua, ub, us), (ma, mb, ms) = pairs["seen"], pairs["unseen"], pairs["mixed"]
+    assert len(sa) == 1400 and ss.sum() == 700  # 700 seen items, one same and one different each
+    assert len(ua) == 600 and us.sum() == 300
+    assert len(ma) == 600 and ms.sum() == 300
+    seen_items = set(sa.tolist()) | set(sb.tolist())
+    unseen_items = set(ua.tolist()) | set(ub.tolist())
+    assert not seen_items & unseen_items
+    assert torch.equal(torch.sort(ua[:300]).values, torch.nonzero(labels >= 7).squeeze(1))
+
+
+def test_split_pairs_are_fixed_by_seed():
+    labels = torch.arange(300) % 10
+    one, again, other = (split_pairs(labels, (7, 8, 9), seed=s) for s in (0, 0, 1))
+    for split in ("seen", "unseen", "mixed"):
+        assert all(torch.equal(x, y) for x, y in zip(one[split], again[split]))
+    assert not torch.equal(one["unseen"][1], other["unseen"][1])
+
+
+def test_split_pairs_one_unseen_digit_has_no_different_unseen_pairs():
+    labels = torch.tensor([0, 1, 9, 9, 9, 0, 1])
+    pairs = split_pairs(labels, (9,), seed=0)
+    assert pairs["unseen"][2].tolist() == [1.0, 1.0, 1.0]  # only same pairs: AUC undefined
+    assert pairs["mixed"][2].tolist() == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+
+
+def test_one_shot_references_among_given_classes():
+    labels = torch.arange(100) % 10
+    refs = one_shot_references(labels, seed=0, classes=(7, 8, 9))
+    assert refs.shape == (100, 3)
+    assert (labels[refs] == torch.tensor([7, 8, 9])).all()
+    assert (refs != torch.arange(100).unsqueeze(1)).all()
+    # the default (every class) draws exactly what it drew before the option existed
+    assert torch.equal(one_shot_references(labels, seed=0), one_shot_references(labels, seed=0, classes=range(10)))

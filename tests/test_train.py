@@ -99,3 +99,43 @@ def test_concurrent_first_loads_do_not_read_half_extracted_files(data_root, tmp_
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda _: load_mnist(tmp_path, download=False), range(3)))
     assert all(len(r.test) == 10000 for r in results)
+
+
+def test_excluded_digits_never_reach_training_or_validation(mnist, monkeypatch):
+    """--exclude-digits 7,8,9: every batch the loss saw, the probe's validation images and the
+    images the threshold was chosen on hold none of them; the probe scores them apart."""
+    import siamese.evaluate as E
+
+    unseen = torch.tensor([7, 8, 9])
+    batches, threshold_sets = [], []
+
+    class Recording(Trainer):
+        def _pair_loss(self, model, emb, labels, gen):
+            batches.append(labels.detach().cpu())
+            return super()._pair_loss(model, emb, labels, gen)
+
+    real_choose = E.choose_threshold
+
+    def recording_choose(model, val, *args, **kwargs):
+        threshold_sets.append(val.labels.cpu())
+        return real_choose(model, val, *args, **kwargs)
+
+    monkeypatch.setattr(E, "choose_threshold", recording_choose)
+    cfg = TrainConfig(max_steps=8, batch_size=64, eval_every=1e9, eval_size=300, exclude_digits=(7, 8, 9))
+    trainer = Recording(cfg, data=mnist)
+    ev = list(trainer.run())[-1]
+    result = trainer.finalize(full_eval=True)
+    used = torch.cat(batches)
+    assert len(batches) == 8 and not torch.isin(used, unseen).any()
+    assert set(used.tolist()) == set(range(7))
+    assert not torch.isin(trainer.train_labels, unseen).any()
+    assert not torch.isin(trainer.probe.val.labels, unseen).any()
+    assert threshold_sets and not any(torch.isin(v, unseen).any() for v in threshold_sets)
+    assert torch.isin(trainer.probe.test.labels, unseen).any()  # the test subset keeps them
+    assert 0 <= ev.seen_pair_accuracy <= 1 and 0 <= ev.unseen_pair_accuracy <= 1
+    assert set(result["splits"]) >= {"seen", "unseen", "mixed"}
+    ckpt = trainer.checkpoint(result)
+    assert tuple(ckpt["train_config"]["exclude_digits"]) == (7, 8, 9)
+    # a run without exclusions reports no split accuracies
+    plain = list(Trainer(TrainConfig(max_steps=1, batch_size=16, eval_every=1e9, eval_size=100), data=mnist).run())
+    assert plain[-1].seen_pair_accuracy is None and plain[-1].unseen_pair_accuracy is None

@@ -14,7 +14,7 @@ import gradio as gr
 
 from ..models import SHIPPED, session_of
 from ..retrain.handlers import RetrainHandlers
-from ..retrain.views import LOSS_NAMES, curve_frames, map_frame, stats_html, summary
+from ..retrain.views import LOSS_NAMES, accuracy_plot, curve_frames, map_frame, split_of, stats_html, summary
 from .classes import ClassError, ClassRoom, ClassRun, normalise_code
 from .views import JOIN_HINT, share_html, status_html, watch_status
 
@@ -52,7 +52,7 @@ class ClassHandlers:
         return share_html(cls, link(page_url, cls.code)), gr.skip()
 
     def class_retrain_api(self, loss: str = "bce", seconds: float = 30, lr: float = 2e-3, init: str = "scratch",
-                          request: gr.Request = None):
+                          exclude_digits: str = "", request: gr.Request = None):
         """/class_retrain_api: /retrain_api with the run shared at once; every progress dict has
         the class_code watchers follow. (Its name and Args name the MCP tool and its parameters.)
 
@@ -61,9 +61,10 @@ class ClassHandlers:
             seconds: how long to train; the server caps it ($SIAMESE_MAX_TRAIN_SECONDS)
             lr: peak learning rate (AdamW), e.g. 0.002
             init: scratch (random weights) or pretrained (the shipped model's weights)
+            exclude_digits: digits to hide from training, comma-separated, e.g. "7,8,9" (default "": none; at least two digits must stay); progress then reports pair accuracy on seen and on never-seen digits apart
         """
         code = None
-        for out, path in self.retrain.retrain_api(loss, seconds, lr, init, request=request):
+        for out, path in self.retrain.retrain_api(loss, seconds, lr, init, exclude_digits, request=request):
             if code is None:  # the run exists once its first update is out
                 run = self.retrain.slot.current
                 if run is None or run.owner != "api-" + session_of(request):
@@ -84,8 +85,8 @@ class ClassHandlers:
             return cached[1]
         r = cls.record
         loss, acc = curve_frames(r)
-        emb = map_frame(r.map_xy, r.map_labels) if r.map_xy is not None else None
-        frames = (stats_html(r.last, r.seconds_planned, not r.finished, r.last_accuracy), loss, acc, emb)
+        emb = map_frame(r.map_xy, r.map_labels, r.exclude_digits) if r.map_xy is not None else None
+        frames = (stats_html(r.last, r.seconds_planned, not r.finished, r.last_accuracy, split_of(r)), loss, acc, emb)
         self._frames[cls.code] = (version, frames)
         return frames
 
@@ -112,9 +113,13 @@ class ClassHandlers:
                     # restarts from None (a scatter plot shown empty takes no new points), so
                     # this screen's second look, a moment later, brings the map so far.
                     loss = gr.LinePlot(loss, x_lim=[0, seconds]) if seconds else loss
-                    acc = gr.LinePlot(acc, x_lim=[0, seconds]) if seconds else acc
+                    # The accuracy plot's legend and title fit the run (digits hidden or not); like
+                    # the map, it restarts from None and its curve comes with the second look.
+                    acc = gr.LinePlot(value=None, **accuracy_plot(cls.record.exclude_digits),
+                                      **({"x_lim": [0, seconds]} if seconds else {}))
                     new_map = None
                 else:
+                    acc = skip if acc is None else acc
                     new_map = emb if emb is not None and emb is not map_seen else skip
                     map_seen, seen = emb, cls.version
                 done = cls.finished  # and the class model, if any, registered before it said so
@@ -166,7 +171,7 @@ def progress(cls: ClassRun, alive: bool = True) -> dict:
     r = cls.record
     with r.lock:
         ev, points = r.last, len(r.seconds)
-        acc = r.last_accuracy
+        acc, seen, unseen = r.last_accuracy, r.last_seen, r.last_unseen
     if not alive:
         status = "expired"
     elif r.finished:
@@ -175,7 +180,8 @@ def progress(cls: ClassRun, alive: bool = True) -> dict:
         status = "running" if r.state == "training" else "starting"
     return {"code": cls.code, "status": status, "step": ev.step if ev else 0,
             "elapsed_s": round(ev.elapsed, 2) if ev else 0.0, "seconds": r.seconds_planned,
-            "loss": ev.loss if ev else None, "test_pair_accuracy": acc,
+            "loss": ev.loss if ev else None, "test_pair_accuracy": acc, "seen_pair_accuracy": seen,
+            "unseen_pair_accuracy": unseen, "exclude_digits": list(r.exclude_digits),
             "pairs_per_s": round(ev.pairs_per_s, 1) if ev else None, "points": points,
             "watchers": len(cls.watchers), "loss_name": LOSS_NAMES.get(cls.summary.get("loss"), ""),
             "model": cls.model_key is not None, "time": time.time()}

@@ -70,6 +70,7 @@ def build_class_tab(h: ClassHandlers, model_key: gr.State, main_tabs: gr.Tabs, b
             api_seconds = gr.Number(30, label="seconds")
             api_lr = gr.Number(2e-3, label="lr")
             api_init = gr.Textbox("scratch", label="init")
+            api_exclude = gr.Textbox("", label="exclude_digits")
             api_file = gr.File(label="checkpoint")
             watch_button, train_button = gr.Button("watch"), gr.Button("train")
     tab = ClassTab(code, join, status, stats, map_plot, loss_plot, acc_plot)
@@ -86,7 +87,8 @@ def build_class_tab(h: ClassHandlers, model_key: gr.State, main_tabs: gr.Tabs, b
                        api_description="Follow a class's training run by its code: progress dicts about once a "
                                        "second (status, step, elapsed_s, loss, test_pair_accuracy, watchers); the "
                                        "last has status done | stopped | failed | expired.")
-    train_button.click(h.class_retrain_api, [api_loss, api_seconds, api_lr, api_init], [api_out, api_file],
+    train_button.click(h.class_retrain_api, [api_loss, api_seconds, api_lr, api_init, api_exclude],
+                       [api_out, api_file],
                        api_name="class_retrain_api", concurrency_limit=1, concurrency_id=CONCURRENCY_ID,
                        api_description="Like /retrain_api, shared with a class at once: every progress dict "
                                        "carries class_code, which /watch_class and the page's Class tab follow.")

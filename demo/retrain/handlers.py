@@ -2,7 +2,7 @@
 values (`RetrainHandlers`, which tests call directly). Who may train when is decided by
 demo.retrain.slot; what a run leaves behind is kept by demo.retrain.sessions.
 
-/retrain_api (gradio_client: `client.submit(loss=, seconds=, lr=, init=,
+/retrain_api (gradio_client: `client.submit(loss=, seconds=, lr=, init=, exclude_digits=,
 api_name="/retrain_api")`) streams progress dicts, the last one with the checkpoint file.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from siamese.checkpoint import make_checkpoint, write_checkpoint
+from siamese.config import parse_digits
 from siamese.data import DataUnavailableError
 from siamese.job import JobUpdate
 
@@ -25,14 +26,17 @@ from .slot import PRESETS, Busy, Cancelled, TrainingSlot, max_train_seconds, pla
 from .views import (
     LOSS_NAMES,
     PROGRESS_IDLE,
+    accuracy_plot,
     curve_frames,
     empty_curve,
     map_frame,
     model_card_html,
+    split_of,
     stats_html,
     status_html,
     summary,
 )
+from ..views import digits_text
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +88,17 @@ class RetrainHandlers:
             raise gr.Error("Retraining needs the MNIST training set, which is not available on this server.",
                            title="No training data") from None
 
-    def train(self, loss: str, length: str, lr: float, init: str, key: str | None,
+    def train(self, loss: str, length: str, lr: float, init: str, key: str | None, hide=None,
               request: gr.Request = None, progress=gr.Progress()):
         """The run, as a stream of page updates (about one a second), ending with the new
-        model as this session's `model_key`."""
+        model as this session's `model_key`. hide: the digits ticked to hide from training
+        (the CheckboxGroup's strings)."""
         owner = session_of(request)
         seconds = self.presets.get(length)
         if seconds is None:
             raise gr.Error(f"Unknown length {length!r}.", title="Cannot train")
         try:
-            cfg = plan_run(loss, seconds, lr)
+            cfg = plan_run(loss, seconds, lr, [int(d) for d in hide or ()])
         except (TypeError, ValueError) as e:
             raise gr.Error(str(e), title="Cannot train") from None
         seconds = float(cfg.max_seconds)
@@ -112,6 +117,7 @@ class RetrainHandlers:
             raise
         name = LOSS_NAMES.get(loss, loss)
         where = self.slot.runner.describe()
+        hidden = cfg.exclude_digits
 
         def report(done: bool = False):
             # Gradio hides the bar at every yield until fresh progress arrives: so report right
@@ -125,8 +131,9 @@ class RetrainHandlers:
         try:
             # The map restarts from None: a scatter plot shown empty does not take new points.
             yield (status_html(f"Starting {where}\u2026", "running"),
-                   stats_html(None, seconds), gr.LinePlot(empty_curve("loss"), x_lim=[0, seconds]),
-                   gr.LinePlot(empty_curve("accuracy"), x_lim=[0, seconds]), None, skip,
+                   stats_html(None, seconds, split=split_of(run.record)),
+                   gr.LinePlot(empty_curve("loss"), x_lim=[0, seconds]),
+                   gr.LinePlot(value=None, x_lim=[0, seconds], **accuracy_plot(hidden)), None, skip,
                    gr.Button(interactive=False), gr.Button(interactive=True))
             report()
             shown = False
@@ -141,24 +148,27 @@ class RetrainHandlers:
                 status = skip
                 if not shown:  # the first update: say where it trains
                     status = status_html(f"Training with the {name} loss, lr {cfg.lr:g}, for {seconds:.0f} s, "
-                                         f"in process {ev.pid} ({ev.device}){_note(run)}\u2026", "running")
+                                         f"in process {ev.pid} ({ev.device}){_note(run)}{_hidden(hidden, init)}"
+                                         f"\u2026", "running")
                     shown = True
-                emb_map = map_frame(ev.map_xy, ev.map_labels) if ev.map_xy is not None else skip
-                yield (status, stats_html(ev, seconds, not ev.done, run.record.last_accuracy),
-                       *curve_frames(run.record), emb_map, skip, skip, skip)
+                emb_map = map_frame(ev.map_xy, ev.map_labels, hidden) if ev.map_xy is not None else skip
+                loss, acc = curve_frames(run.record)
+                yield (status, stats_html(ev, seconds, not ev.done, run.record.last_accuracy, split_of(run.record)),
+                       loss, skip if acc is None else acc, emb_map, skip, skip, skip)
                 report(ev.done)
         finally:
             if run.alive:  # cancelled (the page closed, or the API client's cancel): nothing to keep
                 run.abandon()
         if run.error or run.checkpoint is None:
             why = run.error or "it ended before a model was kept"
-            yield (status_html(f"Training failed: {why}", "error"), stats_html(run.last, seconds, False, run.record.last_accuracy),
+            yield (status_html(f"Training failed: {why}", "error"), stats_html(run.last, seconds, False, run.record.last_accuracy, split_of(run.record)),
                    skip, skip, skip, skip, gr.Button(interactive=True), gr.Button(interactive=False))
             return
         stopped = run.stopped_by == "user"
         if run.last is None or run.last.step == 0:  # stopped before the first step
             yield (status_html("Stopped before the first training step: nothing to keep.", "info"),
-                   stats_html(run.last, seconds, False, run.record.last_accuracy), skip, skip, skip, skip,
+                   stats_html(run.last, seconds, False, run.record.last_accuracy, split_of(run.record)),
+                   skip, skip, skip, skip,
                    gr.Button(interactive=True), gr.Button(interactive=False))
             return
         s = summary(cfg.to_dict(), run.last, run.result, init, stopped)
@@ -167,7 +177,8 @@ class RetrainHandlers:
         head = "Stopped" if stopped else "Done"
         yield (status_html(f"<b>{head}</b> after {s['seconds']:.0f} s and {s['steps']:,} steps{acc}. "
                            f"Compare now uses this model.", "done"),
-               stats_html(run.last, seconds, False, run.record.last_accuracy), skip, skip, skip, entry.key,
+               stats_html(run.last, seconds, False, run.record.last_accuracy, split_of(run.record)),
+               skip, skip, skip, entry.key,
                gr.Button(interactive=True), gr.Button(interactive=False))
 
     def stop(self, request: gr.Request = None):
@@ -209,22 +220,24 @@ class RetrainHandlers:
 
     # -- the API ----------------------------------------------------------------------------
     def retrain_api(self, loss: str = "bce", seconds: float = 30, lr: float = 2e-3, init: str = "scratch",
-                    request: gr.Request = None):
+                    exclude_digits: str = "", request: gr.Request = None):
         """Retrain and stream progress: one dict per event (status, step, elapsed_s, loss,
-        test_pair_accuracy, pairs_per_s, ...); the last has status 'done' or 'stopped', the
-        validation threshold and the checkpoint file. (Its name and Args name the MCP tool and
-        its parameters; the description is the endpoint's api_description.)
+        test_pair_accuracy, seen_pair_accuracy, unseen_pair_accuracy, exclude_digits,
+        pairs_per_s, ...); the last has status 'done' or 'stopped', the validation threshold and
+        the checkpoint file. (Its name and Args name the MCP tool and its parameters, one line
+        each, as Gradio reads them; the description is the endpoint's api_description.)
 
         Args:
             loss: bce (the blog's 2-logit head), contrastive or triplet
             seconds: how long to train; the server caps it ($SIAMESE_MAX_TRAIN_SECONDS)
             lr: peak learning rate (AdamW), e.g. 0.002
             init: scratch (random weights) or pretrained (the shipped model's weights)
+            exclude_digits: digits to hide from training, comma-separated, e.g. "7,8,9" (default "": none; at least two digits must stay); progress then reports pair accuracy on seen and on never-seen digits apart
         """
         if init not in ("scratch", "pretrained", "shipped"):
             raise gr.Error("init must be 'scratch' or 'pretrained'", title="Cannot train")
         try:
-            cfg = plan_run(loss, seconds, lr)
+            cfg = plan_run(loss, seconds, lr, parse_digits(str(exclude_digits or "")))
         except (TypeError, ValueError) as e:
             raise gr.Error(str(e), title="Cannot train") from None
         owner = "api-" + session_of(request)
@@ -258,7 +271,9 @@ class RetrainHandlers:
 def _api_progress(ev: JobUpdate, cfg, run) -> dict:
     return {"status": "done" if ev.done else "running", "step": ev.step, "epoch": round(ev.epoch, 3),
             "elapsed_s": round(ev.elapsed, 2), "seconds": cfg.max_seconds, "loss": ev.loss,
-            "test_pair_accuracy": ev.test_pair_accuracy, "pairs_per_s": round(ev.pairs_per_s, 1),
+            "test_pair_accuracy": ev.test_pair_accuracy, "seen_pair_accuracy": ev.seen_pair_accuracy,
+            "unseen_pair_accuracy": ev.unseen_pair_accuracy, "exclude_digits": list(cfg.exclude_digits),
+            "pairs_per_s": round(ev.pairs_per_s, 1),
             "lr": ev.lr, "loss_name": cfg.loss, "reason": ev.reason, "device": ev.device, "pid": ev.pid,
             "batch_size": cfg.batch_size,
             "note": run.note}
@@ -266,3 +281,13 @@ def _api_progress(ev: JobUpdate, cfg, run) -> dict:
 
 def _note(run) -> str:
     return f"; {run.note[0].lower()}{run.note[1:].rstrip('.')}" if run.note else ""
+
+
+def _hidden(digits, init: str) -> str:
+    """The status line's word on hidden digits (none: nothing)."""
+    if not digits:
+        return ""
+    if init == "scratch":
+        return f", never showing it {digits_text(digits)}"
+    return (f", hiding {digits_text(digits)} (but it starts from a model that has seen every digit, "
+            f"so they are not new to it)")

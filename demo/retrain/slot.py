@@ -27,10 +27,11 @@ import threading
 import time
 import uuid
 import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from siamese.config import LOSSES, TrainConfig
-from siamese.data import require_mnist
+from siamese.config import TrainConfig, check_digits
+from siamese.data import NUM_CLASSES, require_mnist
 from siamese.job import JobResult, JobUpdate
 from siamese.worker import TrainingFailed, cpu_count
 
@@ -51,6 +52,24 @@ LR_RANGE = (1e-5, 5e-2)
 EVAL_EVERY = 1.0  # seconds between progress events: the page's update rate
 EVAL_SIZE = 1000  # test digits in each probe: the map's points (and 1,000 validation digits)
 ORPHAN_AFTER = 10.0  # seconds without a reader after which a run stops itself (a lost client)
+MIN_SEEN_DIGITS = 2  # a run learns from pairs of different digits: it must see at least two
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A training recipe a page run (and /retrain_api's `loss`) can pick: a name for people and
+    the TrainConfig fields it sets over plan_run's defaults. Another recipe is one more entry."""
+
+    label: str
+    train: dict = field(default_factory=dict)
+
+
+# The Retrain tab's loss choices, in order; the key is what /retrain_api's `loss` takes.
+RECIPES: dict[str, Recipe] = {
+    "bce": Recipe("cross-entropy (the blog's)", {"loss": "bce"}),
+    "contrastive": Recipe("contrastive", {"loss": "contrastive"}),
+    "triplet": Recipe("triplet", {"loss": "triplet"}),
+}
 
 
 class Busy(RuntimeError):
@@ -73,16 +92,22 @@ def max_train_seconds() -> float:
     return max(1.0, value)
 
 
-def plan_run(loss: str, seconds: float, lr: float, *, seed: int = 0) -> TrainConfig:
-    """The TrainConfig of a page run: the caller's loss, length and learning rate, clamped to
-    what the server allows; progress every second on a 1,000-digit probe. Raises ValueError
-    for a loss that does not exist or numbers that are not numbers.
+def plan_run(loss: str, seconds: float, lr: float, exclude_digits=(), *, seed: int = 0) -> TrainConfig:
+    """The TrainConfig of a page run: the caller's recipe (`loss`, a key of RECIPES), length
+    and learning rate, clamped to what the server allows, and the digits to hide from training
+    (`exclude_digits`, at least MIN_SEEN_DIGITS left); progress every second on a 1,000-digit
+    probe. Raises ValueError, with a message for people, for a loss that does not exist,
+    numbers that are not numbers or digits that cannot be hidden.
 
     No data_dir: the job gets it apart, and the config travels in the downloadable checkpoint,
     which must not carry the server's paths (nor a Path, which `torch.load(weights_only=True)`
     refuses)."""
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
+    if loss not in RECIPES:
+        raise ValueError(f"loss must be one of {', '.join(RECIPES)}, not {loss!r}")
+    exclude = check_digits(exclude_digits)
+    if NUM_CLASSES - len(exclude) < MIN_SEEN_DIGITS:
+        raise ValueError(f"hide at most {NUM_CLASSES - MIN_SEEN_DIGITS} digits: the network learns from pairs of "
+                         f"different digits, so it must see at least {MIN_SEEN_DIGITS}")
     seconds, lr = float(seconds), float(lr)
     if not (seconds == seconds and lr == lr) or seconds <= 0 or lr <= 0:  # NaN, 0, negative
         raise ValueError("seconds and lr must be positive numbers")
@@ -93,8 +118,9 @@ def plan_run(loss: str, seconds: float, lr: float, *, seed: int = 0) -> TrainCon
     # the page still comes first). Batch 128: a page run is short, and more steps of fewer pairs
     # learn more in it (measured on 90,000 pairs, a minute beside a busy server, at the same
     # pairs/s: 0.962 test pair accuracy at batch 256, 0.972 at 128; 64 was 1.8x slower a pair).
-    return TrainConfig(epochs=10_000, max_seconds=seconds, lr=lr, loss=loss, threads=cpu_count(), batch_size=128,
-                       eval_every=EVAL_EVERY, eval_size=EVAL_SIZE, seed=seed)
+    base = dict(epochs=10_000, max_seconds=seconds, lr=lr, threads=cpu_count(), batch_size=128,
+                eval_every=EVAL_EVERY, eval_size=EVAL_SIZE, seed=seed, exclude_digits=exclude)
+    return TrainConfig(**{**base, **RECIPES[loss].train})
 
 
 _END = object()
@@ -115,7 +141,7 @@ class Run:
         self.error: str | None = None
         self.note: str | None = None  # what the runner said (e.g. "no GPU: training on the CPU")
         self.stopped_by: str = ""  # "" | "user" | "orphaned" | "abandoned" | "closed"
-        self.record = RunRecord(self.seconds)  # what it has shown so far, for every watcher
+        self.record = RunRecord(self.seconds, cfg.exclude_digits)  # what it has shown so far, for every watcher
         self.shared = False  # a class follows it (demo.classroom): its model outlives its owner's tab
         self.init_name = "scratch" if init is None else "shipped"  # what it started from, for people
         self.finished = threading.Event()

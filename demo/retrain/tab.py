@@ -6,16 +6,19 @@ from pathlib import Path
 
 import gradio as gr
 
+from siamese.data import NUM_CLASSES
 from siamese.projection import LIVE_MAP_LIMIT
 
 from ..models import Models
 from .handlers import RetrainHandlers, presets
 from .sessions import SessionModels
-from .slot import DEFAULT_PRESET, EVAL_SIZE, LEARNING_RATES, TrainingSlot, machine_slot
+from .slot import DEFAULT_PRESET, EVAL_SIZE, LEARNING_RATES, RECIPES, TrainingSlot, machine_slot
 from .views import (
+    ACC_COLOURS,
     DIGIT_COLOURS,
-    LOSS_NAMES,
     PROGRESS_IDLE,
+    accuracy_plot,
+    empty_accuracy,
     empty_curve,
     empty_map,
     model_card_html,
@@ -32,7 +35,14 @@ for this browser tab only; everyone else keeps the pretrained one. One training 
 on this machine: if someone else is training, you queue.</div>"""
 MAP_CAPTION = ("{n:,} MNIST test digits, each a dot coloured by its true label, placed by the two main "
                "directions (PCA) of the network's {dim}-number descriptors and redrawn every second: "
-               "as the network learns, each digit gathers into its own cluster.")
+               "as the network learns, each digit gathers into its own cluster. Digits hidden from training are "
+    "named \u201cnever seen\u201d in the legend: do they gather too?")
+API_DESCRIPTION = (f"Retrain the network (loss: {' | '.join(RECIPES)}; seconds, capped by the server; lr; "
+                   "init: scratch | pretrained; exclude_digits: e.g. \"7,8,9\" to hide them from training) and "
+                   "stream progress; the last update carries the checkpoint file.")
+SUGGESTED_HIDDEN = (7, 8, 9)  # the classic experiment: train on 0-6, then ask about 7, 8, 9
+HIDE_INFO = ("The network never sees them while it trains. The accuracy curve then shows pairs of seen digits "
+             "and pairs of never-seen digits apart, and the map names the never-seen ones.")
 
 
 @dataclass
@@ -41,6 +51,7 @@ class RetrainTab:
     length: gr.Radio
     lr: gr.Dropdown
     init: gr.Dropdown
+    hide: gr.CheckboxGroup
     start: gr.Button
     stop: gr.Button
     progress: gr.HTML
@@ -78,10 +89,12 @@ def curve_plots_for(prefix: str, seconds: float) -> tuple[gr.LinePlot, gr.LinePl
         loss_plot = gr.LinePlot(empty_curve("loss"), x="seconds", y="loss", title="Training loss",
                                 x_title="seconds", y_title="loss", x_lim=[0, seconds], height=230,
                                 elem_id=f"{prefix}-loss-plot", show_label=False, buttons=[])
-        acc_plot = gr.LinePlot(empty_curve("accuracy"), x="seconds", y="accuracy",
-                               title=f"Test pair accuracy ({2 * EVAL_SIZE:,}-pair probe)", x_title="seconds",
-                               y_title="accuracy", x_lim=[0, seconds], y_lim=[0.5, 1.0], height=230,
-                               elem_id=f"{prefix}-acc-plot", show_label=False, buttons=[])
+        # Always a colour column: one series ("test pairs", no legend) or, for a run hiding
+        # digits, seen and never-seen pairs with a legend (views.accuracy_plot).
+        acc_plot = gr.LinePlot(empty_accuracy(), x="seconds", y="accuracy", color="pairs", color_map=ACC_COLOURS,
+                               color_title="pairs of", x_title="seconds", y_title="accuracy", x_lim=[0, seconds],
+                               height=230, elem_id=f"{prefix}-acc-plot", show_label=False,
+                               buttons=[], **accuracy_plot())
     return loss_plot, acc_plot
 
 
@@ -103,8 +116,9 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, fo
     gr.HTML(INTRO, head=retrain_head(), padding=False)
     with gr.Row(equal_height=False, elem_id="retrain-top"):
         with gr.Column(scale=4, min_width=320, elem_id="retrain-controls"):
-            loss = gr.Radio([(LOSS_NAMES["bce"], "bce"), ("contrastive", "contrastive"), ("triplet", "triplet")],
-                            value="bce", label="Loss", elem_id="retrain-loss-choice",
+            # One choice per recipe (demo.retrain.slot.RECIPES): a new recipe shows up here.
+            loss = gr.Radio([(r.label, k) for k, r in RECIPES.items()], value=next(iter(RECIPES)), label="Loss",
+                            elem_id="retrain-loss-choice",
                             info="Cross-entropy on pairs is the blog's; the other two pull same digits together "
                                  "and push different ones at least a margin apart.")
             length = gr.Radio(list(choices), value=default_length, label="Length", elem_id="retrain-length",
@@ -116,6 +130,13 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, fo
                 init = gr.Dropdown([("random weights (from scratch)", "scratch"), ("the pretrained model", "shipped"),
                                     ("the model I use now", "current")], value="scratch", label="Start from",
                                    elem_id="retrain-init", min_width=200, scale=2)
+            hide = gr.CheckboxGroup([str(d) for d in range(NUM_CLASSES)], value=[],
+                                    label="Hide these digits from training", info=HIDE_INFO, elem_id="retrain-hide")
+            with gr.Row():
+                hide_suggested = gr.Button(f"Hide {', '.join(map(str, SUGGESTED_HIDDEN))}", size="sm",
+                                           elem_id="retrain-hide-suggested", min_width=120)
+                hide_none = gr.Button("Hide none", size="sm", variant="secondary", elem_id="retrain-hide-none",
+                                      min_width=120)
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="retrain-start")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="retrain-stop")
@@ -145,18 +166,20 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, fo
         api_seconds = gr.Number(30, label="seconds")
         api_lr = gr.Number(2e-3, label="lr")
         api_init = gr.Textbox("scratch", label="init")
+        api_exclude = gr.Textbox("", label="exclude_digits")
         api_out = gr.JSON(label="progress")
         api_file = gr.File(label="checkpoint")
         api_button = gr.Button("retrain")
 
-    tab = RetrainTab(loss, length, lr, init, start, stop, progress, status, stats, model_card, download,
+    tab = RetrainTab(loss, length, lr, init, hide, start, stop, progress, status, stats, model_card, download,
                      use_shipped, use_mine, map_plot, loss_plot, acc_plot, h, seconds)
     _wire(tab, h, model_key, blocks, follow_model, ui_tab)
-    api_button.click(h.retrain_api, [api_loss, api_seconds, api_lr, api_init], [api_out, api_file],
+    quiet = dict(show_progress="hidden", api_visibility="private")
+    hide_suggested.click(lambda: [str(d) for d in SUGGESTED_HIDDEN], None, hide, **quiet)
+    hide_none.click(lambda: [], None, hide, **quiet)
+    api_button.click(h.retrain_api, [api_loss, api_seconds, api_lr, api_init, api_exclude], [api_out, api_file],
                      api_name="retrain_api", concurrency_limit=1, concurrency_id=CONCURRENCY_ID,
-                     api_description="Retrain the network (loss: bce | contrastive | triplet; seconds, capped by "
-                                     "the server; lr; init: scratch | pretrained) and stream progress; the "
-                                     "last update carries the checkpoint file.")
+                     api_description=API_DESCRIPTION)
     return tab
 
 
@@ -172,7 +195,7 @@ def _wire(t: RetrainTab, h: RetrainHandlers, model_key: gr.State, blocks: gr.Blo
         return follow_model(event.then(h.show_model, [model_key], show_outputs, **quiet))
 
     run = t.start.click(h.prepare, None, [t.status, t.start, t.stop, t.progress], **quiet).then(
-        h.train, [t.loss, t.length, t.lr, t.init, model_key],
+        h.train, [t.loss, t.length, t.lr, t.init, model_key, t.hide],
         [t.status, t.stats, t.loss_plot, t.acc_plot, t.map_plot, model_key, t.start, t.stop],
         show_progress="full", show_progress_on=[t.progress], concurrency_limit=1,
         concurrency_id=CONCURRENCY_ID, api_visibility="private",

@@ -5,9 +5,17 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from siamese.checkpoint import excluded_digits
+
 from ..models import Models
 
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "teach.css"
+
+
+def unseen_of(model) -> tuple[int, ...]:
+    """The digits a model (a Reference's, or a Comparator) was trained without; () for one that
+    saw all ten, such as the pretrained model."""
+    return excluded_digits(getattr(model, "comparator", model).checkpoint)
 
 
 def teach_head() -> str:

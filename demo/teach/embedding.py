@@ -3,7 +3,9 @@
 An inline SVG (one circle per digit, coloured by class) in a gr.HTML whose `js_on_load` shows
 the digit under the pointer: the digits travel once per map as one PNG sprite sheet, and the
 tooltip shows the right tile of it. The last comparison's two digits (the Compare tab's
-`shown` state) are drawn as the large A and B markers, with their own 28x28 images.
+`shown` state) are drawn as the large A and B markers, with their own 28x28 images. Digits the
+model was trained without (`siamese.checkpoint.excluded_digits`) are ringed dots, named "never
+seen" in the legend and the tooltip.
 """
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from siamese.data import NUM_CLASSES
 from siamese.projection import MAP_PER_CLASS, EmbeddingMap, map_features
 from siamese.reference import Reference
 
-from ..views import DIGIT_COLOURS, fmt, png_data_uri
+from ..views import DIGIT_COLOURS, digits_text, fmt, png_data_uri, unseen_label
 from .cache import TeachCache
-from .common import status_html, teach_head
+from .common import status_html, teach_head, unseen_of
 from .lessons import Lessons
 
 METHODS = {"PCA (linear)": "pca", "t-SNE (non-linear)": "tsne"}
@@ -77,7 +79,8 @@ element.addEventListener('mousemove', (e) => {
   img.style.backgroundSize = (cols * tile) + 'px auto';
   img.style.backgroundPosition = (-(k % cols) * tile) + 'px ' + (-Math.floor(k / cols) * tile) + 'px';
   tip.querySelector('.emb-tip-txt').innerHTML =
-    '<b>' + best[2].dataset.d + '</b> test digit #' + best[2].dataset.t;
+    '<b>' + best[2].dataset.d + '</b> test digit #' + best[2].dataset.t +
+    (best[2].classList.contains('unseen') ? '<br><i>never seen in training</i>' : '');
   tip.dataset.digit = best[2].dataset.d;
   const box = wrap.getBoundingClientRect();
   let x = e.clientX - box.left + 14, y = e.clientY - box.top + 14;
@@ -167,15 +170,18 @@ def atlas_uri(ref: Reference, emap: EmbeddingMap) -> str:
     return png_data_uri(sheet)
 
 
-def _points_svg(emap: EmbeddingMap, pos: np.ndarray) -> str:
+def _points_svg(emap: EmbeddingMap, pos: np.ndarray, unseen=()) -> str:
+    hidden = set(unseen)
     return "".join(
-        f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="3.6" data-d="{lab}" data-t="{t}"/>'
+        f'<circle class="pt{" unseen" if lab in hidden else ""}" cx="{x:.1f}" cy="{y:.1f}" r="3.6" '
+        f'data-d="{lab}" data-t="{t}"/>'
         for (x, y), lab, t in zip(pos, emap.labels.tolist(), emap.indices.tolist()))
 
 
-def _legend() -> str:
-    chips = "".join(f'<span class="emb-chip" data-focus-digit="{d}" title="show only the {d}s">'
-                    f'<i style="background:{c}"></i>{d}</span>' for d, c in enumerate(DIGIT_COLOURS))
+def _legend(unseen=()) -> str:
+    chips = "".join(f'<span class="emb-chip{" unseen" if d in unseen else ""}" data-focus-digit="{d}" '
+                    f'title="show only the {d}s"><i style="background:{c}"></i>'
+                    f'{unseen_label(d) if d in unseen else d}</span>' for d, c in enumerate(DIGIT_COLOURS))
     return (f'<div class="emb-legend">{chips}<span class="emb-chip-you"><i></i>your digits A and B '
             f'(from Compare)</span></div>')
 
@@ -197,12 +203,13 @@ def _marker_svg(m: Marker, at: np.ndarray, height: float, left: bool = False) ->
 
 def map_html(ref: Reference, les: Lessons, emap: EmbeddingMap, marks: list[Marker], verdict: dict | None) -> str:
     """The map: points (cached per model and method), then this session's A and B on top."""
+    unseen = unseen_of(ref)
     extra = np.stack([m.xy for m in marks]) if marks else np.zeros((0, 2))
     to_svg, height = _frame(np.concatenate([emap.xy, extra]) if marks else emap.xy)
     if marks:  # the frame changes with the markers: the points move too
-        points = _points_svg(emap, to_svg(emap.xy))
+        points = _points_svg(emap, to_svg(emap.xy), unseen)
     else:
-        points = les.memo(f"svg-points:{emap.method}", lambda: _points_svg(emap, to_svg(emap.xy)))
+        points = les.memo(f"svg-points:{emap.method}", lambda: _points_svg(emap, to_svg(emap.xy), unseen))
     atlas = les.memo("atlas", lambda: atlas_uri(ref, emap))  # both maps show the same digits
     you = ""
     if marks:
@@ -218,7 +225,7 @@ def map_html(ref: Reference, les: Lessons, emap: EmbeddingMap, marks: list[Marke
                  f'd = {fmt(verdict["distance"])}</text>')
     method = "PCA" if emap.method == "pca" else "t-SNE"
     return (f'<div class="emb-wrap" data-method="{emap.method}" data-n="{len(emap.labels)}" data-cols="{ATLAS_COLS}" '
-            f'data-tile="{TILE}" data-atlas="{atlas}">{_legend()}'
+            f'data-tile="{TILE}" data-unseen="{",".join(map(str, unseen))}" data-atlas="{atlas}">{_legend(unseen)}'
             f'<svg class="emb-svg" viewBox="0 0 {W} {height:.0f}" role="img" '
             f'aria-label="{method} map of {len(emap.labels)} MNIST test digit descriptors">'
             f'<rect x="0" y="0" width="{W}" height="{height:.0f}" class="emb-bg"/>'
@@ -243,6 +250,12 @@ def info_html(ref: Reference, emap: EmbeddingMap, marks: list[Marker], verdict: 
              "(\u221a|v\u1d62|), so the map shows the distance the network decides on."
              if head else " The distance is the plain Euclidean one the model was trained with.")
     parts = [f'<div class="emb-info"><p>{how}{scale}</p>']
+    unseen = unseen_of(ref)
+    if unseen:
+        parts.append(f'<div class="emb-unseen" data-unseen="{",".join(map(str, unseen))}"><b>This model never saw '
+                     f'{digits_text(unseen)}</b> while it trained (ringed dots, \u201cnever seen\u201d in the legend). '
+                     f'Do they still gather into clusters of their own? Then it learned <i>how</i> to compare, '
+                     f'not just the digits it was shown.</div>')
     if marks:
         said = "same" if verdict["same"] else "different"
         where = ("placed by the PCA projection" if emap.method == "pca"

@@ -7,6 +7,7 @@ kept (no Gradio here):
     lessons.roc()                      # RocCurve over the fixed test pairs
     lessons.worst_pairs(k=8)           # same pairs farthest apart, different pairs closest
     lessons.one_shot_accuracy()        # 10-way, as `siamese.evaluate` measures it
+    lessons.one_shot_accuracy([7, 8, 9])  # 3-way among those digits only
 
 A `Lessons` keeps only a weak reference to its `Reference`, so a cache of them (keyed by the
 Reference) never keeps a model's test embeddings alive after the page drops them.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from siamese.data import NUM_CLASSES
 from siamese.metrics import PairExample, RocCurve, roc, worst_pairs
 from siamese.oneshot import one_shot_accuracy
 from siamese.pairs import fixed_pairs
@@ -118,9 +120,23 @@ class Lessons:
             return worst_pairs(ref.pair_distances, a, b, ref.labels, k)
         return self._get(f"worst:{k}", make)
 
-    def one_shot_accuracy(self) -> float:
-        """The model's own measured value (checkpoint metrics) when it has one; otherwise
-        measured here on the test set, as evaluate does."""
+    def one_shot_accuracy(self, classes=None) -> float:
+        """10-way: the model's own measured value (checkpoint metrics) when it has one;
+        otherwise measured here on the test set, as evaluate does. classes: N-way among those
+        digits only (e.g. the ones the model never saw), references and queries alike."""
+        full = classes is None or sorted({int(c) for c in classes}) == list(range(NUM_CLASSES))
+        if not full:
+            classes = sorted({int(c) for c in classes})
+
+            def make_some():
+                ref = self.reference
+                # Those digits' test items only, as siamese.evaluate's "unseen" split does: the
+                # same figure as its table for a model's unseen digits.
+                keep = torch.isin(ref.labels, torch.tensor(classes, device=ref.labels.device))
+                return one_shot_accuracy(ref.comparator.distance, ref.embeddings[keep.to(ref.embeddings.device)],
+                                         ref.labels[keep], classes=classes)
+            return self._get("one_shot_accuracy:" + ",".join(map(str, classes)), make_some)
+
         def make():
             ref = self.reference
             measured = ref.comparator.metrics.get("one_shot_accuracy")

@@ -1,6 +1,9 @@
 """The "One-shot" tab: a verifier becomes a classifier. One drawn digit is compared with one
 reference per class (random MNIST test digits, re-drawable, or the learner's own drawings), and
-the ten same-probabilities are ranked as bars; the model's measured one-shot accuracy beside."""
+the ten same-probabilities are ranked as bars; the model's measured one-shot accuracy beside.
+The candidate classes can be any two or more digits: for a model trained without some digits
+(`siamese.checkpoint.excluded_digits`), one click ranks among those it never saw only, and the
+accuracy beside is then N-way among them."""
 from __future__ import annotations
 
 import html
@@ -16,17 +19,20 @@ from siamese.oneshot import class_references, one_shot_ranking
 from siamese.reference import Reference
 
 from ..inputs import EMPTY_SKETCH, digit_pad, sketch_image
-from ..views import fmt, pct, png_data_uri
+from ..views import digits_text, fmt, pct, png_data_uri
 from .cache import TeachCache
-from .common import status_html, teach_head
+from .common import status_html, teach_head, unseen_of
 
 INTRO = """<div class="teach-intro"><h3>One-shot classification</h3>
 <p>The siamese network was never taught ten classes: it only answers <i>"same digit or not?"</i>.
 Yet one example per class is enough to make it a classifier. Show it one reference of each digit,
 ask the question ten times, and pick the reference it finds most alike. That is <b>one-shot
 learning</b>: a new class needs one example, not thousands, and no retraining.
-<b>Draw a digit</b> and see the ten answers, ranked.</p></div>"""
-EMPTY_HINT = "Draw a digit on the left: it is compared with each of the ten references below."
+<b>Draw a digit</b> and see the answers, ranked.</p></div>"""
+EMPTY_HINT = "Draw a digit on the left: it is compared with each of the references below."
+ALL_CLASSES = [str(c) for c in range(NUM_CLASSES)]
+MIN_CLASSES = 2  # a ranking needs a runner-up
+FEW_HINT = f"Tick at least {MIN_CLASSES} candidate classes: one-shot classification picks one among them."
 
 
 @dataclass
@@ -38,6 +44,9 @@ class OneShotTab:
     use: gr.Button
     redraw: gr.Button
     mnist: gr.Button
+    classes: gr.CheckboxGroup
+    only_unseen: gr.Button
+    all_classes: gr.Button
     result: gr.HTML
     accuracy: gr.HTML
     refs: gr.HTML
@@ -46,16 +55,23 @@ class OneShotTab:
     timer: gr.Timer
 
 
-def references(ref: Reference, seed: int, own: dict | None):
-    """The ten references: [(label, (28, 28) image, source)] and their (10, D) descriptors.
-    source is the MNIST test position (int) or "yours"."""
+def candidate_classes(chosen) -> list[int]:
+    """The CheckboxGroup's ticked digits (strings) -> sorted ints; None: all ten."""
+    return list(range(NUM_CLASSES)) if chosen is None else sorted({int(c) for c in chosen})
+
+
+def references(ref: Reference, seed: int, own: dict | None, classes=None):
+    """One reference per candidate class (default all ten): [(label, (28, 28) image, source)]
+    and their (C, D) descriptors. source is the MNIST test position (int) or "yours". A class
+    keeps its reference for a seed whichever others are candidates."""
     cmp = ref.comparator
-    own = own or {}
+    classes = candidate_classes(classes)
+    own = {c: x for c, x in (own or {}).items() if c in classes}
     idx = class_references(ref.labels, seed)
     items, emb = [], []
     mine = sorted(own)
     mine_emb = cmp.embed(np.stack([own[c] for c in mine]).astype(np.float32)) if mine else None
-    for c in range(NUM_CLASSES):
+    for c in classes:
         if c in own:
             items.append((c, np.asarray(own[c]), "yours"))
             emb.append(mine_emb[mine.index(c)])
@@ -73,7 +89,8 @@ def refs_html(items, seed: int) -> str:
         for c, img, src in items)
     n_own = sum(src == "yours" for _, _, src in items)
     mine = f", {n_own} of them drawn by you" if n_own else ""
-    return (f'<div class="os-refs" data-seed="{seed}"><div class="teach-sub">The references: one per class '
+    return (f'<div class="os-refs" data-seed="{seed}" data-classes="{",".join(str(c) for c, _, _ in items)}">'
+            f'<div class="teach-sub">The references: one per candidate class '
             f'(random MNIST test digits, draw #{seed + 1}{mine})</div><div class="os-ref-grid">{cells}</div></div>')
 
 
@@ -108,13 +125,36 @@ def result_html(query: np.ndarray | None, ranked, items, message: str | None = N
             f'<div class="os-bars">{"".join(rows)}</div></div>')
 
 
-def accuracy_html(ref: Reference, accuracy: float) -> str:
-    source = ("from this model's evaluation" if "one_shot_accuracy" in ref.comparator.metrics
-              else "measured here for this model")
-    return (f'<div class="os-acc" data-accuracy="{accuracy:.6f}"><b>{pct(accuracy)}</b>'
-            f'<span>one-shot accuracy on MNIST</span><small>Each of the {len(ref.labels):,} test digits against one random '
-            f'reference per class; the most likely <i>same</i> wins ({source}). Guessing would get '
-            f'{pct(1 / NUM_CLASSES, 0)}.</small></div>')
+def accuracy_html(ref: Reference, accuracy: float, classes=None) -> str:
+    """The model's measured one-shot accuracy, N-way among `classes` (default all ten)."""
+    classes = candidate_classes(classes)
+    unseen = unseen_of(ref)
+    way = len(classes)
+    note = ""
+    if way == NUM_CLASSES:
+        source = ("from this model's evaluation" if "one_shot_accuracy" in ref.comparator.metrics
+                  else "measured here for this model")
+        what, items = "one-shot accuracy on MNIST", f"{len(ref.labels):,} test digits"
+        if unseen:
+            note = (f' <span class="os-unseen-note">This model never saw {digits_text(unseen)} while it trained: '
+                    f'rank among those only to see how it judges classes it never saw.</span>')
+    else:
+        source = "measured here for this model"
+        n = int(np.isin(ref.labels.numpy(), classes).sum())
+        names = digits_text(classes)
+        if unseen and set(classes) <= set(unseen):
+            what = f"{way}-way one-shot accuracy among {names}, digits it never saw"
+        elif unseen and set(classes) & set(unseen):
+            never = digits_text(sorted(set(classes) & set(unseen)))
+            what = f"{way}-way one-shot accuracy among {names} (never seen: {never})"
+        else:
+            what = f"{way}-way one-shot accuracy among {names}"
+        items = f"{n:,} test digits of these classes"
+    return (f'<div class="os-acc" data-accuracy="{accuracy:.6f}" data-way="{way}" '
+            f'data-classes="{",".join(map(str, classes))}"><b>{pct(accuracy)}</b>'
+            f'<span>{what}</span><small>Each of the {items} against one random '
+            f'reference per candidate class; the most likely <i>same</i> wins ({source}). Guessing would get '
+            f'{pct(1 / way, 0)}.{note}</small></div>')
 
 
 def prepare(ref: Reference, les) -> None:
@@ -122,19 +162,31 @@ def prepare(ref: Reference, les) -> None:
     les.one_shot_accuracy()
 
 
-def render(cache: TeachCache, key: str, sketch, seed: int, own: dict | None):
-    """(result, accuracy, references, timer)."""
+def unseen_button(comparator):
+    """'Only the digits it never saw (7, 8, 9)', for a model trained without some; else hidden."""
+    unseen = unseen_of(comparator)
+    if len(unseen) < MIN_CLASSES:  # one never-seen digit: nothing to choose among
+        return gr.Button(visible=False)
+    return gr.Button(f"Only the digits it never saw ({digits_text(unseen)})", visible=True)
+
+
+def render(cache: TeachCache, key: str, sketch, seed: int, own: dict | None, classes=None):
+    """(result, accuracy, references, timer, the never-seen button)."""
+    button = unseen_button(cache.models.comparator(key))
     ref, status = cache.reference(key)
     if ref is None:
         note = status_html(status, cache.models, "one-shot classification")
-        return note, "", "", gr.Timer(active=status == "loading")
-    return cache.run(_render, cache, ref, sketch, seed, own)
+        return note, "", "", gr.Timer(active=status == "loading"), button
+    return (*cache.run(_render, cache, ref, sketch, seed, own, classes), button)
 
 
-def _render(cache: TeachCache, ref: Reference, sketch, seed: int, own: dict | None):
+def _render(cache: TeachCache, ref: Reference, sketch, seed: int, own: dict | None, classes=None):
     les = cache.lessons(ref)
     cache.warm(ref)
-    items, ref_emb = references(ref, int(seed or 0), own)
+    classes = candidate_classes(classes)
+    if len(classes) < MIN_CLASSES:
+        return result_html(None, None, [], FEW_HINT, "error"), "", "", gr.Timer(active=False)
+    items, ref_emb = references(ref, int(seed or 0), own, classes)
     image = sketch_image(sketch)
     query, message, kind = None, None, "hint"
     if image is not None:
@@ -148,8 +200,9 @@ def _render(cache: TeachCache, ref: Reference, sketch, seed: int, own: dict | No
         result = result_html(None, None, items, message, kind)
     else:
         q = ref.comparator.embed(query[None])  # (1, D)
-        result = result_html(query, one_shot_ranking(ref.comparator, q, ref_emb, range(NUM_CLASSES)), items)
-    return result, accuracy_html(ref, les.one_shot_accuracy()), refs_html(items, int(seed or 0)), gr.Timer(active=False)
+        result = result_html(query, one_shot_ranking(ref.comparator, q, ref_emb, classes), items)
+    return (result, accuracy_html(ref, les.one_shot_accuracy(classes), classes), refs_html(items, int(seed or 0)),
+            gr.Timer(active=False))
 
 
 def keep_drawing(cache: TeachCache, key: str, sketch, label, own: dict | None) -> dict:
@@ -184,6 +237,15 @@ def build(cache: TeachCache, model_key: gr.State) -> OneShotTab:
             with gr.Column(scale=3, min_width=360):
                 result = gr.HTML(result_html(None, None, []), elem_id="oneshot-result")
                 accuracy = gr.HTML("", elem_id="oneshot-accuracy")
+        with gr.Row(equal_height=True, elem_id="oneshot-classes-row"):
+            classes = gr.CheckboxGroup(ALL_CLASSES, value=ALL_CLASSES, label="Candidate classes",
+                                       info="The digits it chooses among, one reference each. A model trained "
+                                            "without some digits can be asked about those only.",
+                                       elem_id="oneshot-classes", scale=3)
+            with gr.Column(scale=1, min_width=200):
+                only_unseen = gr.Button("Only the digits it never saw", visible=False, size="sm", variant="primary",
+                                        elem_id="oneshot-only-unseen")
+                all_classes = gr.Button("All ten", size="sm", variant="secondary", elem_id="oneshot-all-classes")
         refs = gr.HTML("", elem_id="oneshot-refs")
         with gr.Row():
             redraw = gr.Button("New random references", elem_id="oneshot-redraw", size="sm", scale=0,
@@ -192,14 +254,18 @@ def build(cache: TeachCache, model_key: gr.State) -> OneShotTab:
                               scale=0, min_width=200)
         seed, own = gr.State(0), gr.State({})
         timer = gr.Timer(1.0, active=False)
-    t = OneShotTab(tab, sketch, clear, label, use, redraw, mnist, result, accuracy, refs, seed, own, timer)
+    t = OneShotTab(tab, sketch, clear, label, use, redraw, mnist, classes, only_unseen, all_classes, result,
+                   accuracy, refs, seed, own, timer)
 
-    inputs = [model_key, sketch, seed, own]
-    outputs = [result, accuracy, refs, timer]
-    again = dict(fn=lambda k, s, sd, o: render(cache, k, s, sd, o), inputs=inputs, outputs=outputs,
+    inputs = [model_key, sketch, seed, own, classes]
+    outputs = [result, accuracy, refs, timer, only_unseen]
+    again = dict(fn=lambda k, s, sd, o, c: render(cache, k, s, sd, o, c), inputs=inputs, outputs=outputs,
                  show_progress="hidden", trigger_mode="always_last", api_visibility="private")
-    gr.on([tab.select, sketch.change, timer.tick], **again)
+    gr.on([tab.select, sketch.change, timer.tick, classes.input], **again)
     private = dict(api_visibility="private", show_progress="hidden")
+    only_unseen.click(lambda k: [str(d) for d in unseen_of(cache.models.comparator(k))], model_key, classes,
+                      **private).then(**again)
+    all_classes.click(lambda: ALL_CLASSES, None, classes, **private).then(**again)
     clear.click(lambda: EMPTY_SKETCH, None, sketch, **private).then(**again)
     redraw.click(lambda s: int(s or 0) + 1, seed, seed, **private).then(**again)
     mnist.click(lambda: {}, None, own, **private).then(**again)
