@@ -68,7 +68,8 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
             comparator = Comparator.from_checkpoint(path)
         models = Models(comparator, data_dir=data_dir, download=download).start()
 
-    css = (ASSETS / "page.css").read_text()
+    # page.css: the look; pads.css: paper edge to edge on the digit pads; screens.css: phones, tablets.
+    css = "\n".join((ASSETS / name).read_text() for name in ("page.css", "pads.css", "screens.css"))
     with gr.Blocks(title="Siamese Digits", analytics_enabled=False,
                    delete_cache=(max(1, limits.CACHE_SECONDS // 4), limits.CACHE_SECONDS)) as demo:
         # Styles travel with the Blocks (launch(css=...) would need every launcher to pass them).

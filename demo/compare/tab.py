@@ -76,7 +76,7 @@ def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) ->
     lo, hi, step = slider_span(cmp.threshold, handlers.example_distance_span(cmp))
 
     status = gr.Markdown("", elem_id="data-status")
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_id="compare-row"):  # screens.css: its narrow layouts
         a = _side("A")
         b = _side("B")
         with gr.Column(min_width=320, elem_classes="result-col"):
