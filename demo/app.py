@@ -26,6 +26,7 @@ from .classroom.handlers import ClassHandlers
 from .classroom.tab import build_class_tab, build_share_panel
 from .compare.handlers import compare_api, switch_model
 from .compare.tab import build_compare_tab
+from .inputs import CANVAS
 from .models import SHIPPED, Models
 from .retrain.tab import build_retrain_tab
 from .teach.tabs import build_teaching_tabs
@@ -68,7 +69,9 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
             comparator = Comparator.from_checkpoint(path)
         models = Models(comparator, data_dir=data_dir, download=download).start()
 
-    css = (ASSETS / "page.css").read_text()
+    # page.css: the look; pads.css: paper edge to edge on the digit pads; screens.css: phones, tablets.
+    css = "\n".join((ASSETS / name).read_text() for name in ("page.css", "pads.css", "screens.css"))
+    css += f"\n.digit-pad {{ --paper: {CANVAS}px; }}"  # the pads' paper side, for pads.css
     with gr.Blocks(title="Siamese Digits", analytics_enabled=False,
                    delete_cache=(max(1, limits.CACHE_SECONDS // 4), limits.CACHE_SECONDS)) as demo:
         # Styles travel with the Blocks (launch(css=...) would need every launcher to pass them).
@@ -112,6 +115,8 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
         api_button.click(compare_api(models), [file_a, file_b], result, api_name="compare")
 
         demo.load(None, js=(ASSETS / "brush.js").read_text())
+        demo.load(None, js=(ASSETS / "pad_scale.js").read_text())
+        demo.load(None, js=(ASSETS / "a11y.js").read_text())
     demo.models = models  # for tests and measurements: models.wait() until the reference is built
     # status_update_rate: Gradio's "auto" sends every waiting request its new queue position each
     # time a job starts, O(queue) messages per call on the one event-loop thread; once a second

@@ -11,7 +11,7 @@ import pytest
 
 from demo.examples import example_pairs
 
-from .browser import ONE, SEVEN, draw, open_page, press_compare, wait_brush, wait_verdict
+from .browser import ONE, SEVEN, draw, open_page, press_compare, wait_brush, wait_until, wait_verdict
 from .helpers import served_demo
 
 pytestmark = pytest.mark.e2e
@@ -113,3 +113,24 @@ def test_without_mnist_the_page_says_so_in_one_line_and_still_compares(browser, 
         draw(pg, "b", ONE)
         assert press_compare(pg) == "different"
         assert "not available" in pg.locator("#plot").inner_text()
+
+
+def test_screen_readers_hear_the_verdict_and_get_alt_text(page):
+    draw(page, "a", SEVEN)
+    draw(page, "b", SEVEN)
+    assert wait_verdict(page) == "same"
+    live = page.locator("#verdict [aria-live='polite']")
+    assert live.get_attribute("role") == "status" and "Same digit" in live.inner_text()
+    live.evaluate("e => { e.dataset.mark = 'kept'; }")
+    page.click("#clear-b")
+    draw(page, "b", ONE)
+    assert wait_verdict(page) == "different"
+    # The same element now holds the new verdict: a region that stays is one that gets read out.
+    assert "Different digits" in page.locator("#verdict [data-mark='kept'][aria-live='polite']").inner_text()
+    for side in "ab":
+        img = page.locator(f"#view-{side} img").first
+        wait_until(page, lambda: img.get_attribute("alt"), f"alt text on view {side}")
+        assert img.get_attribute("alt").startswith(f"Digit {side.upper()} as the network sees it")
+    page.wait_for_selector("#neighbours-b figure")
+    alts = page.locator("#neighbours-a img, #neighbours-b img").evaluate_all("imgs => imgs.map(i => i.alt)")
+    assert alts and all(a.startswith("MNIST test digit ") for a in alts)

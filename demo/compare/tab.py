@@ -15,6 +15,7 @@ from . import handlers, views
 from .howitworks import how_it_works_html
 
 START_HINT = "Draw or upload two digits, one on each side."
+SEEN = "its 28\u00d728 input, enlarged"  # the network views' labels: hidden, but their alt text (a11y.js)
 
 
 @dataclass
@@ -76,18 +77,18 @@ def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) ->
     lo, hi, step = slider_span(cmp.threshold, handlers.example_distance_span(cmp))
 
     status = gr.Markdown("", elem_id="data-status")
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_id="compare-row"):  # screens.css: its narrow layouts
         a = _side("A")
         b = _side("B")
         with gr.Column(min_width=320, elem_classes="result-col"):
             verdict = gr.HTML(views.message_html(START_HINT), elem_id="verdict")
             gr.HTML('<div class="views-title">What the network sees: A and B as 28\u00d728 inputs</div>')
             with gr.Row(equal_height=True):
-                view_a = gr.Image(label="A as the network sees it", show_label=False, elem_id="view-a",
-                                  elem_classes="network-view", interactive=False, height=150, format="png",
+                view_a = gr.Image(label=f"Digit A as the network sees it: {SEEN}", show_label=False,
+                                  elem_id="view-a", elem_classes="network-view", interactive=False, height=150, format="png",
                                   buttons=["download"])
-                view_b = gr.Image(label="B as the network sees it", show_label=False, elem_id="view-b",
-                                  elem_classes="network-view", interactive=False, height=150, format="png",
+                view_b = gr.Image(label=f"Digit B as the network sees it: {SEEN}", show_label=False,
+                                  elem_id="view-b", elem_classes="network-view", interactive=False, height=150, format="png",
                                   buttons=["download"])
             compare = gr.Button("Compare", variant="primary", size="lg", elem_id="compare-btn")
     examples = gr.Examples(example_pairs(), inputs=[a.upload, b.upload], elem_id="examples",

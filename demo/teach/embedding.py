@@ -178,6 +178,12 @@ def _points_svg(emap: EmbeddingMap, pos: np.ndarray, unseen=()) -> str:
         for (x, y), lab, t in zip(pos, emap.labels.tolist(), emap.indices.tolist()))
 
 
+def _point_style() -> str:
+    """The points' fill per digit, from the page's one palette."""
+    rules = " ".join(f'.emb-svg circle.pt[data-d="{d}"] {{ fill: {c}; }}' for d, c in enumerate(DIGIT_COLOURS))
+    return f"<style>{rules}</style>"
+
+
 def _legend(unseen=()) -> str:
     chips = "".join(f'<span class="emb-chip{" unseen" if d in unseen else ""}" data-focus-digit="{d}" '
                     f'title="show only the {d}s"><i style="background:{c}"></i>'
@@ -225,7 +231,7 @@ def map_html(ref: Reference, les: Lessons, emap: EmbeddingMap, marks: list[Marke
                  f'd = {fmt(verdict["distance"])}</text>')
     method = "PCA" if emap.method == "pca" else "t-SNE"
     return (f'<div class="emb-wrap" data-method="{emap.method}" data-n="{len(emap.labels)}" data-cols="{ATLAS_COLS}" '
-            f'data-tile="{TILE}" data-unseen="{",".join(map(str, unseen))}" data-atlas="{atlas}">{_legend(unseen)}'
+            f'data-tile="{TILE}" data-unseen="{",".join(map(str, unseen))}" data-atlas="{atlas}">{_point_style()}{_legend(unseen)}'
             f'<svg class="emb-svg" viewBox="0 0 {W} {height:.0f}" role="img" '
             f'aria-label="{method} map of {len(emap.labels)} MNIST test digit descriptors">'
             f'<rect x="0" y="0" width="{W}" height="{height:.0f}" class="emb-bg"/>'
