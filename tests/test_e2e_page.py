@@ -120,13 +120,13 @@ def test_screen_readers_hear_the_verdict_and_get_alt_text(page):
     draw(page, "b", SEVEN)
     assert wait_verdict(page) == "same"
     live = page.locator("#verdict [aria-live='polite']")
-    assert live.get_attribute("role") == "status" and "Same digit" in live.inner_text()
+    assert live.get_attribute("role") == "status" and "same digit" in live.inner_text().lower()
     live.evaluate("e => { e.dataset.mark = 'kept'; }")
     page.click("#clear-b")
     draw(page, "b", ONE)
     assert wait_verdict(page) == "different"
     # The same element now holds the new verdict: a region that stays is one that gets read out.
-    assert "Different digits" in page.locator("#verdict [data-mark='kept'][aria-live='polite']").inner_text()
+    assert "different digits" in page.locator("#verdict [data-mark='kept'][aria-live='polite']").inner_text().lower()
     for side in "ab":
         img = page.locator(f"#view-{side} img").first
         wait_until(page, lambda: img.get_attribute("alt"), f"alt text on view {side}")

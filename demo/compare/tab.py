@@ -15,7 +15,7 @@ from . import handlers, views
 from .howitworks import how_it_works_html
 
 START_HINT = "Draw or upload two digits, one on each side."
-SEEN = "its 28\u00d728 input, enlarged"  # the network views' labels: hidden, but their alt text (a11y.js)
+SEEN = "its 28\u00d728 input, enlarged"  # the network views' labels and alt text (a11y.js)
 
 
 @dataclass
@@ -82,7 +82,9 @@ def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) ->
         b = _side("B")
         with gr.Column(min_width=320, elem_classes="result-col"):
             verdict = gr.HTML(views.message_html(START_HINT), elem_id="verdict")
-            gr.HTML('<div class="views-title">What the network sees: A and B as 28\u00d728 inputs</div>')
+            # The views' alt text rides on their title (gr.Image renders no alt, a11y.js sets it).
+            alts = " ".join(f'data-alt-{n}="Digit {n.upper()} as the network sees it: {SEEN}"' for n in "ab")
+            gr.HTML(f'<div class="views-title" {alts}>What the network sees: A and B as 28\u00d728 inputs</div>')
             with gr.Row(equal_height=True):
                 view_a = gr.Image(label=f"Digit A as the network sees it: {SEEN}", show_label=False,
                                   elem_id="view-a", elem_classes="network-view", interactive=False, height=150, format="png",
