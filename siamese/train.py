@@ -26,13 +26,13 @@ import torch
 
 from . import distributed
 from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
-from .config import LOSSES, ModelConfig, TrainConfig, metric_for_loss, parse_digits
+from .config import LOSSES, MINING, ModelConfig, TrainConfig, metric_for_loss, parse_digits
 from .data import MNIST, NUM_CLASSES, load_mnist, random_affine
 from .device import autocast, use_amp
 from .evaluate import ProgressProbe, choose_threshold, evaluate, print_splits
 from .losses import bce_loss, contrastive_loss, triplet_loss
 from .model import SiameseNet
-from .pairs import partners
+from .mining import mine
 from .preprocess import to_float
 
 
@@ -146,7 +146,7 @@ class Trainer:
     def _pair_loss(self, model, emb, labels, gen):
         """emb (B, D), labels (B,): the batch's loss over partners drawn inside it."""
         cfg = self.cfg
-        pos, neg, pos_ok, neg_ok = partners(labels, gen, num_classes=NUM_CLASSES)  # (B,) each
+        pos, neg, pos_ok, neg_ok = mine(cfg.mining, emb, labels, gen, NUM_CLASSES)  # (B,) each
         if cfg.loss == "triplet":
             return triplet_loss(emb, emb[pos], emb[neg], cfg.margin, pos_ok & neg_ok)
         b = torch.cat([pos, neg])  # (2B,) partners; anchors are 0..B-1 twice
@@ -309,7 +309,19 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     p.add_argument("--loss", choices=LOSSES, default=d.loss,
                    help="bce: the blog's 2-logit head; contrastive or triplet: margin losses on distances")
     p.add_argument("--margin", type=float, default=d.margin, help="margin for contrastive/triplet")
+    p.add_argument("--mining", choices=MINING, default=d.mining,
+                   help="partners inside the batch: random (the blog's), hard (farthest same digit, "
+                        "closest other digit) or semihard (FaceNet)")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random affine jitter")
+    m = ModelConfig()
+    arch = p.add_argument_group("architecture (default: the blog's network; ignored with --init, "
+                                "which keeps the checkpoint's)")
+    arch.add_argument("--embedding-dim", type=int, default=m.embedding_dim, help="descriptor size")
+    arch.add_argument("--normalize", action="store_true",
+                      help="L2-normalise the descriptors (distances then lie in [0, 2])")
+    arch.add_argument("--batchnorm", action="store_true", help="BatchNorm after each convolution")
+    arch.add_argument("--no-final-relu", dest="final_relu", action="store_false",
+                      help="no ReLU after the last linear layer (descriptors may be negative)")
     p.add_argument("--amp", choices=("auto", "on", "off"), default=d.amp, help="bfloat16 autocast")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
@@ -334,9 +346,15 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
         max_seconds=a.max_seconds, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
         loss=a.loss, margin=a.margin, augment=a.augment, amp=a.amp, compile=a.compile,
         threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
-        exclude_digits=exclude,
+        exclude_digits=exclude, mining=a.mining,
     )
     return cfg, a
+
+
+def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
+    """The architecture flags as a ModelConfig (its metric is set by the trainer from the loss)."""
+    return ModelConfig(embedding_dim=args.embedding_dim, normalize=args.normalize,
+                       batchnorm=args.batchnorm, final_relu=args.final_relu)
 
 
 def set_threads(threads: int | None) -> None:
@@ -351,7 +369,7 @@ def train_from_args(cfg: TrainConfig, args: argparse.Namespace) -> Trainer | Non
     cannot be built (the error is printed)."""
     rank, world_size = distributed.world()
     say = print if rank == 0 else (lambda *a, **k: None)  # one rank prints for all
-    model_config = init_state = None
+    model_config, init_state = model_config_from_args(args), None
     if args.init:
         _, ckpt = load_checkpoint(args.init)
         model_config, init_state = ModelConfig.from_dict(ckpt["model_config"]), ckpt["state_dict"]
