@@ -71,6 +71,12 @@ CONFIGS: dict[str, Config] = {
     "contrastive+norm+hard": Config({"normalize": True},
                                     {"loss": "contrastive", "margin": 1.0, "mining": "hard"},
                                     note="unit descriptors, margin 1, batch-hard"),
+    "supcon": Config({"normalize": True}, {"loss": "supcon", "temperature": 0.1},
+                     note="supervised contrastive: every pair in the batch, cosine, t 0.1"),
+    "supcon-augment": Config({"normalize": True}, {"loss": "supcon", "temperature": 0.1, "augment": False},
+                             note="without the affine jitter"),
+    "supcon+bn": Config({"normalize": True, "batchnorm": True}, {"loss": "supcon", "temperature": 0.1},
+                        cost=1.3, note="+ BatchNorm"),
     "bce+norm": Config({"normalize": True}, {"loss": "bce"}, note="the blog's head on unit descriptors"),
 }
 # The presets of siamese.config are rows too (the shipped "blog" is the "bce" row).

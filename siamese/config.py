@@ -46,7 +46,7 @@ class ModelConfig:
         return cls(**d)
 
 
-LOSSES = ("bce", "contrastive", "triplet")
+LOSSES = ("bce", "contrastive", "triplet", "supcon")
 # How each anchor's partners are picked inside a batch (siamese.mining): "random" (the blog's
 # way), "hard" (the farthest same digit and the closest other digit, Hermans et al. 2017) or
 # "semihard" (a random same digit; the closest other digit farther than it, FaceNet).
@@ -98,8 +98,9 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup: float = 0.05  # fraction of the run spent warming the learning rate up
-    loss: str = "bce"  # bce | contrastive | triplet
+    loss: str = "bce"  # bce | contrastive | triplet | supcon (its model always normalises)
     margin: float = 1.0  # contrastive and triplet margin, in embedding distance units
+    temperature: float = 0.1  # supcon: the softmax temperature over cosine similarities
     augment: bool = True  # small random affine jitter of the training digits
     amp: str = "auto"  # auto | on | off: bfloat16 autocast (auto = on for CUDA and AMX CPUs)
     channels_last: bool = True
@@ -122,6 +123,8 @@ class TrainConfig:
         self.exclude_digits = check_digits(self.exclude_digits)
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, not {self.temperature}")
         if self.mining not in MINING:
             raise ValueError(f"mining must be one of {MINING}, not {self.mining!r}")
         if self.batch_size < 4:
