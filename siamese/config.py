@@ -137,11 +137,11 @@ class TrainConfig:
 # Named settings the page's Retrain tab (and scripts/unseen_digits.py) can offer: ModelConfig
 # and TrainConfig fields over their defaults. "blog" is the shipped network; "generalise" is the
 # configuration that carried verification best to digits it never saw (README, "Digits it never
-# saw"): unit-length descriptors, Euclidean distance, triplet loss with batch-hard mining.
+# saw"): unit-length descriptors, Euclidean distance, contrastive loss on batch-hard pairs.
 PRESETS: dict[str, dict] = {
     "blog": {"model": {}, "train": {}},
     "generalise": {"model": {"normalize": True},
-                   "train": {"loss": "triplet", "margin": 0.2, "mining": "hard"}},
+                   "train": {"loss": "contrastive", "margin": 1.0, "mining": "hard"}},
 }
 
 
