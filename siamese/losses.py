@@ -1,4 +1,4 @@
-"""The three training losses. Each takes embeddings (and index tensors from `pairs`), not images.
+"""The training losses. Each takes embeddings (and index tensors from `pairs` or `mining`), not images.
 
 - bce: the blog's loss. The head turns (a - b)^2 into 2 logits (different, same); cross-entropy
   on one positive and one negative pair per anchor, the two means added.
