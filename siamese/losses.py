@@ -1,10 +1,13 @@
-"""The three training losses. Each takes embeddings (and index tensors from `pairs`), not images.
+"""The training losses. Each takes embeddings (and index tensors from `pairs` or `mining`), not images.
 
 - bce: the blog's loss. The head turns (a - b)^2 into 2 logits (different, same); cross-entropy
   on one positive and one negative pair per anchor, the two means added.
 - contrastive (Hadsell, Chopra, LeCun 2006): same pairs pulled to distance 0, different pairs
   pushed beyond the margin: mean_pos d^2 + mean_neg max(0, m - d)^2.
 - triplet (Schroff et al. 2015, as in the blog): mean max(0, d(a, p) - d(a, n) + m).
+- supcon (supervised contrastive, Khosla et al. 2020): every pair of the batch at once. For
+  each anchor, a softmax over its cosine similarities to all other items (divided by a
+  temperature); the loss is minus the mean log-probability of its same-digit items.
 """
 from __future__ import annotations
 
@@ -54,3 +57,20 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.T
     per = F.relu(d_ap - d_an + margin)
     w = torch.ones_like(per) if valid is None else valid.to(per.dtype)
     return (per * w).sum() / w.sum().clamp_min(1.0)
+
+
+def supcon_loss(emb: torch.Tensor, labels: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """emb (B, D) (normalised here, so any scale will do), labels (B,).
+
+    mean over anchors with a positive of  -1/|P(i)| sum_{p in P(i)} log softmax_{j != i}(s_ij / t)[p]
+    with s_ij the cosine similarity. Anchors without a positive in the batch add nothing.
+    """
+    z = F.normalize(emb.float(), dim=-1)
+    sim = z @ z.T / temperature  # (B, B)
+    eye = torch.eye(len(labels), dtype=torch.bool, device=emb.device)
+    log_prob = sim.masked_fill(eye, float("-inf")).log_softmax(dim=1).masked_fill(eye, 0.0)
+    pos = ((labels.unsqueeze(0) == labels.unsqueeze(1)) & ~eye).to(z.dtype)  # (B, B)
+    n_pos = pos.sum(1)  # (B,)
+    per_anchor = -(log_prob * pos).sum(1) / n_pos.clamp_min(1.0)
+    has = (n_pos > 0).to(z.dtype)
+    return (per_anchor * has).sum() / has.sum().clamp_min(1.0)

@@ -3,6 +3,7 @@ the blog's head on the squared difference of the two descriptors."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
@@ -14,20 +15,29 @@ class SiameseNet(nn.Module):
         super().__init__()
         self.config = config = config or ModelConfig()
         c1, c2, c3 = config.channels
+
+        def conv(cin, cout, k):  # the blog's conv + ReLU, with BatchNorm between if asked
+            if not config.batchnorm:
+                return [nn.Conv2d(cin, cout, k), nn.ReLU(inplace=True)]
+            return [nn.Conv2d(cin, cout, k, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
         # 28 -> conv7 -> 22 -> pool -> 11 -> conv5 -> 7 -> conv5 -> 3: a (c3, 3, 3) map.
         self.tower = nn.Sequential(
-            nn.Conv2d(1, c1, 7), nn.ReLU(inplace=True),
+            *conv(1, c1, 7),
             nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 5), nn.ReLU(inplace=True),
-            nn.Conv2d(c2, c3, 5), nn.ReLU(inplace=True),
+            *conv(c1, c2, 5),
+            *conv(c2, c3, 5),
             nn.Flatten(),
-            nn.Linear(c3 * 3 * 3, config.embedding_dim), nn.ReLU(inplace=True),
+            nn.Linear(c3 * 3 * 3, config.embedding_dim),
+            *([nn.ReLU(inplace=True)] if config.final_relu else []),
         )
         self.head = nn.Linear(config.embedding_dim, 2)  # logits: [different, same]
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, [1,] 28, 28) float in [0, 1] or uint8 -> (N, D) descriptors."""
-        return self.tower(normalize(to_float(x)))
+        """(N, [1,] 28, 28) float in [0, 1] or uint8 -> (N, D) descriptors (unit length when
+        `config.normalize`)."""
+        emb = self.tower(normalize(to_float(x)))
+        return F.normalize(emb, dim=-1) if self.config.normalize else emb
 
     def pair_logits(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
         """(P, D), (P, D) -> (P, 2). Squared difference keeps it symmetric in a and b."""

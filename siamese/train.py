@@ -26,13 +26,13 @@ import torch
 
 from . import distributed
 from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
-from .config import LOSSES, ModelConfig, TrainConfig, metric_for_loss, parse_digits
+from .config import LOSSES, MINING, PRESETS, ModelConfig, TrainConfig, metric_for_loss, parse_digits
 from .data import MNIST, NUM_CLASSES, load_mnist, random_affine
 from .device import autocast, use_amp
 from .evaluate import ProgressProbe, choose_threshold, evaluate, print_splits
-from .losses import bce_loss, contrastive_loss, triplet_loss
+from .losses import bce_loss, contrastive_loss, supcon_loss, triplet_loss
 from .model import SiameseNet
-from .pairs import partners
+from .mining import mine
 from .preprocess import to_float
 
 
@@ -106,7 +106,11 @@ class Trainer:
         data = data if data is not None else load_mnist(cfg.data_dir, self.device, cfg.val_size)
         # Excluded digits leave training and validation; the test set keeps them to score them.
         self.data = data.excluding(cfg.exclude_digits)
-        config = dataclasses.replace(model_config or ModelConfig(), metric=metric_for_loss(cfg.loss))
+        config = model_config or ModelConfig()
+        # supcon learns cosine similarity: its descriptors are unit length, scored by their
+        # Euclidean distance (sqrt(2 - 2 cos), the same order).
+        config = dataclasses.replace(config, metric=metric_for_loss(cfg.loss),
+                                     normalize=config.normalize or cfg.loss == "supcon")
         self.model = SiameseNet(config)
         if init_state is not None:
             self.model.load_state_dict(init_state)
@@ -146,7 +150,9 @@ class Trainer:
     def _pair_loss(self, model, emb, labels, gen):
         """emb (B, D), labels (B,): the batch's loss over partners drawn inside it."""
         cfg = self.cfg
-        pos, neg, pos_ok, neg_ok = partners(labels, gen, num_classes=NUM_CLASSES)  # (B,) each
+        if cfg.loss == "supcon":  # every pair in the batch: no partners to draw
+            return supcon_loss(emb, labels, cfg.temperature)
+        pos, neg, pos_ok, neg_ok = mine(cfg.mining, emb, labels, gen, NUM_CLASSES)  # (B,) each
         if cfg.loss == "triplet":
             return triplet_loss(emb, emb[pos], emb[neg], cfg.margin, pos_ok & neg_ok)
         b = torch.cat([pos, neg])  # (2B,) partners; anchors are 0..B-1 twice
@@ -295,6 +301,10 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
                     "(torchrun --nproc_per_node=N -m siamese.train ...) it trains data-parallel: "
                     "the same global batch and schedule, split over N processes.",
     )
+    p.add_argument("--preset", choices=list(PRESETS), default=None,
+                   help="start from a named setting (siamese.config.PRESETS): blog is the shipped "
+                        "network; generalise the one that carries best to digits it never saw. "
+                        "Flags given as well override it")
     p.add_argument("--data-dir", default=None, help="MNIST root; downloaded there if missing "
                    "(default: $SIAMESE_DATA_DIR or ./data)")
     p.add_argument("--device", default=d.device, help="auto (CUDA when present) | cuda | cpu")
@@ -307,9 +317,24 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (AdamW)")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--loss", choices=LOSSES, default=d.loss,
-                   help="bce: the blog's 2-logit head; contrastive or triplet: margin losses on distances")
+                   help="bce: the blog's 2-logit head; contrastive or triplet: margin losses on distances; "
+                        "supcon: softmax over every pair's cosine similarity (normalises the descriptors)")
     p.add_argument("--margin", type=float, default=d.margin, help="margin for contrastive/triplet")
+    p.add_argument("--temperature", type=float, default=d.temperature,
+                   help="supcon's softmax temperature over cosine similarities")
+    p.add_argument("--mining", choices=MINING, default=d.mining,
+                   help="partners inside the batch: random (the blog's), hard (farthest same digit, "
+                        "closest other digit) or semihard (FaceNet)")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random affine jitter")
+    m = ModelConfig()
+    arch = p.add_argument_group("architecture (default: the blog's network; ignored with --init, "
+                                "which keeps the checkpoint's)")
+    arch.add_argument("--embedding-dim", type=int, default=m.embedding_dim, help="descriptor size")
+    arch.add_argument("--normalize", action="store_true",
+                      help="L2-normalise the descriptors (distances then lie in [0, 2])")
+    arch.add_argument("--batchnorm", action="store_true", help="BatchNorm after each convolution")
+    arch.add_argument("--no-final-relu", dest="final_relu", action="store_false",
+                      help="no ReLU after the last linear layer (descriptors may be negative)")
     p.add_argument("--amp", choices=("auto", "on", "off"), default=d.amp, help="bfloat16 autocast")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
@@ -324,6 +349,9 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     p.add_argument("--no-eval", action="store_true",
                    help="skip the full test evaluation at the end (threshold is still chosen)")
     p.add_argument("--out", default=None, help="where to write the checkpoint (.pt)")
+    pre, _ = p.parse_known_args(argv)
+    if pre.preset:  # the preset's fields become the defaults; flags on the line still win
+        p.set_defaults(**PRESETS[pre.preset]["model"], **PRESETS[pre.preset]["train"])
     a = p.parse_args(argv)
     try:
         exclude = parse_digits(a.exclude_digits)
@@ -334,9 +362,15 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
         max_seconds=a.max_seconds, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
         loss=a.loss, margin=a.margin, augment=a.augment, amp=a.amp, compile=a.compile,
         threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
-        exclude_digits=exclude,
+        exclude_digits=exclude, mining=a.mining, temperature=a.temperature,
     )
     return cfg, a
+
+
+def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
+    """The architecture flags as a ModelConfig (its metric is set by the trainer from the loss)."""
+    return ModelConfig(embedding_dim=args.embedding_dim, normalize=args.normalize,
+                       batchnorm=args.batchnorm, final_relu=args.final_relu)
 
 
 def set_threads(threads: int | None) -> None:
@@ -351,7 +385,7 @@ def train_from_args(cfg: TrainConfig, args: argparse.Namespace) -> Trainer | Non
     cannot be built (the error is printed)."""
     rank, world_size = distributed.world()
     say = print if rank == 0 else (lambda *a, **k: None)  # one rank prints for all
-    model_config = init_state = None
+    model_config, init_state = model_config_from_args(args), None
     if args.init:
         _, ckpt = load_checkpoint(args.init)
         model_config, init_state = ModelConfig.from_dict(ckpt["model_config"]), ckpt["state_dict"]

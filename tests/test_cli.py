@@ -64,3 +64,31 @@ def test_train_without_digits_then_evaluate_reports_the_three_splits(data_root, 
     r = run("siamese.evaluate", str(out), "--data-dir", str(data_root), "--json", "--no-knn",
             "--exclude-digits", "none")
     assert r.returncode == 0 and "splits" not in json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("name", ["blog", "generalise"])
+def test_train_preset_sets_every_field_it_names(name):
+    from siamese.config import PRESETS, ModelConfig
+    from siamese.train import model_config_from_args, parse_args
+
+    cfg, args = parse_args(["--preset", name])
+    model = model_config_from_args(args)
+    for field, value in PRESETS[name]["train"].items():
+        assert getattr(cfg, field) == value, field
+    for field, value in PRESETS[name]["model"].items():
+        assert getattr(model, field) == value, field
+    if name == "blog":
+        assert model == ModelConfig() and cfg == parse_args([])[0]
+    # a flag on the line beats the preset
+    assert parse_args(["--preset", name, "--margin", "0.7"])[0].margin == 0.7
+
+
+def test_train_architecture_flags():
+    from siamese.config import ModelConfig
+    from siamese.train import model_config_from_args, parse_args
+
+    cfg, args = parse_args(["--normalize", "--batchnorm", "--no-final-relu", "--embedding-dim", "128",
+                            "--mining", "semihard"])
+    assert model_config_from_args(args) == ModelConfig(embedding_dim=128, normalize=True, batchnorm=True,
+                                                       final_relu=False)
+    assert cfg.mining == "semihard"

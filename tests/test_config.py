@@ -27,3 +27,22 @@ def test_parse_digits():
         with pytest.raises(ValueError):
             parse_digits(bad)
     assert check_digits([0]) == (0,)
+
+
+def test_mining_is_checked():
+    assert TrainConfig().mining == "random"
+    assert TrainConfig(mining="hard").mining == "hard"
+    with pytest.raises(ValueError):
+        TrainConfig(mining="hardest")
+
+
+def test_presets_build_valid_configs():
+    from siamese.config import PRESETS, ModelConfig, preset
+
+    assert PRESETS["blog"] == {"model": {}, "train": {}}  # the shipped network, unchanged
+    for name in PRESETS:
+        model, train = preset(name)
+        assert isinstance(model, ModelConfig)
+        TrainConfig(**train)  # every field is a TrainConfig field with a valid value
+    with pytest.raises(KeyError, match="generalise"):
+        preset("nope")

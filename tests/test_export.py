@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import onnxruntime as ort
 import pytest
+import torch
 from PIL import Image
 
 from demo.examples import example_pairs
@@ -131,3 +132,33 @@ def test_a_bad_checkpoint_is_a_clean_error(tmp_path):
     r = run("siamese.export", str(bad), "--out", str(tmp_path / "out"))
     assert r.returncode == 2 and "not a loadable checkpoint" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_with_every_generalise_option_exports(tmp_path):
+    """Unit descriptors, BatchNorm and no final ReLU (issue 14's options) survive the export:
+    onnxruntime gives the PyTorch descriptors (unit length) and distances."""
+    from siamese import Comparator
+    from siamese.checkpoint import save_checkpoint
+    from siamese.config import ModelConfig
+    from siamese.model import SiameseNet
+
+    torch.manual_seed(0)
+    net = SiameseNet(ModelConfig(channels=(8, 16, 16), embedding_dim=32, metric="euclidean",
+                                 normalize=True, batchnorm=True, final_relu=False))
+    net.train()(torch.rand(16, 1, 28, 28), torch.rand(16, 1, 28, 28))  # BatchNorm statistics move
+    save_checkpoint(tmp_path / "opts.pt", net.eval(), threshold=0.8, calibration={"slope": -5.0, "intercept": 4.0})
+    r = run("siamese.export", str(tmp_path / "opts.pt"), "--out", str(tmp_path / "onnx"))
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "onnx" / "siamese.json").read_text())
+    assert meta["model_config"]["normalize"] and meta["model_config"]["batchnorm"]
+    cmp = Comparator.from_checkpoint(tmp_path / "opts.pt")
+    x = torch.rand(6, 1, 28, 28)
+    emb = cmp.embed(x, fast=False)
+    tower = ort.InferenceSession(str(tmp_path / "onnx" / "tower.onnx"))
+    pair = ort.InferenceSession(str(tmp_path / "onnx" / "pair.onnx"))
+    e_onnx = tower.run(None, {"images": x.numpy()})[0]
+    np.testing.assert_allclose(e_onnx, emb.numpy(), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(e_onnx, axis=1), 1.0, atol=1e-4)
+    d_onnx, p_onnx = pair.run(None, {"a": emb[:3].numpy(), "b": emb[3:].numpy()})
+    np.testing.assert_allclose(d_onnx, cmp.distance(emb[:3], emb[3:]).numpy(), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(p_onnx, cmp.same_probability(emb[:3], emb[3:]).numpy(), rtol=0, atol=1e-5)

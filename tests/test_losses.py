@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from siamese.losses import bce_loss, contrastive_loss, distance, triplet_loss
+from siamese.losses import bce_loss, contrastive_loss, distance, supcon_loss, triplet_loss
 
 
 def t(x):
@@ -60,3 +60,33 @@ def test_valid_mask_drops_pairs_without_indexing():
     assert masked.item() == pytest.approx(2 * math.log(2))
     anchor, pos, neg = t([[0.0], [0.0]]), t([[5.0], [1.0]]), t([[1.0], [5.0]])
     assert triplet_loss(anchor, pos, neg, 1.0, valid=torch.tensor([False, True])).item() == 0.0
+
+
+def test_supcon_by_hand():
+    # items 0 and 1 (digit 0) point the same way, item 2 (digit 1) at right angles: cosines
+    # s01 = 1, s02 = s12 = 0. Anchor 0: -log(e^(1/t) / (e^(1/t) + e^0)) = log(1 + e^(-1/t)); anchor
+    # 1 the same; anchor 2 has no positive and adds nothing.
+    emb = t([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]])  # any length: the loss normalises
+    labels = torch.tensor([0, 0, 1])
+    assert supcon_loss(emb, labels, temperature=1.0).item() == pytest.approx(math.log(1 + math.exp(-1)))
+    assert supcon_loss(emb, labels, temperature=0.5).item() == pytest.approx(math.log(1 + math.exp(-2)))
+
+
+def test_supcon_averages_over_each_anchors_positives():
+    # anchor 0 has two positives (1 and 2) at cosines 1 and 0, and a negative (3) at cosine 0:
+    # -(log(e / (e + 2)) + log(1 / (e + 2))) / 2; anchors 1..3 worked out the same way below.
+    emb = t([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 0, 0, 1])
+    e = math.e
+    a0 = -(math.log(e / (e + 2)) + math.log(1 / (e + 2))) / 2
+    a1 = a0  # item 1 sees the same as item 0
+    a2 = -(math.log(1 / (2 + e)) * 2) / 2  # item 2: cosines 0, 0 to its positives, 1 to item 3
+    loss = supcon_loss(emb, labels, temperature=1.0)  # item 3 has no positive
+    assert loss.item() == pytest.approx((a0 + a1 + a2) / 3, rel=1e-6)
+
+
+def test_supcon_has_a_gradient_and_no_positive_means_zero():
+    emb = torch.randn(4, 3, requires_grad=True)
+    supcon_loss(emb, torch.tensor([0, 0, 1, 1])).backward()
+    assert torch.isfinite(emb.grad).all() and emb.grad.abs().sum() > 0
+    assert supcon_loss(torch.randn(3, 2), torch.tensor([0, 1, 2])).item() == 0.0

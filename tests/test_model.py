@@ -56,3 +56,72 @@ def test_config_round_trip_and_validation():
         ModelConfig.from_dict({"channels": [1, 2, 3], "bogus": 1})
     with pytest.raises(ValueError):
         ModelConfig(metric="cosine")
+
+
+# -- options for digits it never saw (issue 14) --------------------------------------------------
+OPTIONS = [
+    {"normalize": True},
+    {"batchnorm": True},
+    {"final_relu": False},
+    {"embedding_dim": 64},
+    {"normalize": True, "batchnorm": True, "final_relu": False, "metric": "euclidean"},
+]
+
+
+def test_default_is_still_the_blog_network():
+    net = SiameseNet()
+    cfg = net.config
+    assert (cfg.batchnorm, cfg.final_relu, cfg.normalize) == (False, True, False)
+    # the blog's layers in the blog's order, so the shipped checkpoint's keys still fit
+    kinds = [type(m).__name__ for m in net.tower]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "Conv2d", "ReLU", "Flatten",
+                     "Linear", "ReLU"]
+    assert sorted(net.state_dict()) == sorted(
+        f"{m}.{p}" for m in ("tower.0", "tower.3", "tower.5", "tower.8", "head") for p in ("weight", "bias"))
+
+
+def test_a_config_from_before_the_options_loads_as_the_blog():
+    old = {"channels": [64, 128, 256], "embedding_dim": 512, "metric": "head"}
+    assert ModelConfig.from_dict(old) == ModelConfig()
+
+
+def test_normalize_gives_unit_descriptors():
+    torch.manual_seed(0)
+    net = SiameseNet(ModelConfig(normalize=True, metric="euclidean")).eval()
+    e = net.embed(torch.rand(4, 1, 28, 28))
+    assert torch.allclose(e.norm(dim=1), torch.ones(4), atol=1e-5)
+    # Euclidean distance of unit vectors: sqrt(2 - 2 cos), so at most 2
+    d = net.distance(e, e.flip(0))
+    assert torch.allclose(d, (2 - 2 * (e * e.flip(0)).sum(1)).clamp_min(0).sqrt(), atol=1e-4)
+
+
+def test_batchnorm_and_final_relu_change_the_tower():
+    bn = SiameseNet(ModelConfig(batchnorm=True))
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in bn.tower) == 3
+    assert all(c.bias is None for c in bn.tower if isinstance(c, torch.nn.Conv2d))
+    linear_only = SiameseNet(ModelConfig(final_relu=False))
+    assert isinstance(linear_only.tower[-1], torch.nn.Linear)
+    torch.manual_seed(0)
+    e = linear_only.embed(torch.rand(8, 1, 28, 28))
+    assert (e < 0).any()  # no ReLU: descriptors may be negative
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_every_option_builds_and_round_trips_through_a_checkpoint(options, tmp_path):
+    from siamese.checkpoint import load_checkpoint, save_checkpoint
+    from siamese.compare import Comparator
+
+    torch.manual_seed(0)
+    net = SiameseNet(ModelConfig(**options))
+    net.train()(torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28))  # moves BatchNorm's statistics
+    net.eval()
+    path = save_checkpoint(tmp_path / "m.pt", net, threshold=0.5, calibration={"slope": -2.0, "intercept": 1.0})
+    model, ckpt = load_checkpoint(path)
+    assert model.config == net.config
+    assert ModelConfig.from_dict(ckpt["model_config"]) == net.config
+    x = torch.rand(3, 1, 28, 28)
+    assert torch.allclose(model.embed(x), net.embed(x), atol=1e-6)
+    assert model.embed(x).shape == (3, net.config.embedding_dim)
+    cmp = Comparator(model, ckpt)
+    r = cmp.compare(x[0, 0].numpy(), x[1, 0].numpy())
+    assert 0 <= r.same_probability <= 1 and r.same == (r.distance <= 0.5)
