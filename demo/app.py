@@ -146,7 +146,7 @@ def main(argv=None) -> None:
     # server_name/port None: Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself, and
     # mcp_server None: GRADIO_MCP_SERVER (off when unset).
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE,
-                show_error=False, mcp_server=True if args.mcp else None)
+                max_threads=limits.JOB_SLOTS, show_error=False, mcp_server=True if args.mcp else None)
 
 
 if __name__ == "__main__":

@@ -39,3 +39,9 @@ TRAIN_NICE = min(19, _env_int("SIAMESE_TRAIN_NICE", 10, lo=0))
 CLASS_HOURS = float(os.environ.get("SIAMESE_CLASS_HOURS", "3") or 3)
 MAX_CLASSES = _env_int("SIAMESE_MAX_CLASSES", 20)
 CLASS_WATCHERS = _env_int("SIAMESE_CLASS_WATCHERS", 200)
+# Jobs Gradio runs at once over every event (launch's max_threads: its default, 40, also caps
+# the jobs in progress). A screen following a class holds one for the whole run, so 40 watchers
+# filled it: comparisons waited behind them and one screen was never served (demo.measure.
+# classroom: 33 compares a minute, p95 3.6 s, server idle). Room for every screen of every class
+# plus the page's own events; a watcher is a coroutine, so its slot costs no thread.
+JOB_SLOTS = MAX_CLASSES * CLASS_WATCHERS + 64

@@ -164,10 +164,12 @@ def run(*args, timeout=300):
 def served_demo(**build_kwargs):
     """demo.app.build_demo(**build_kwargs) served in-process on a free loopback port; yields
     the Blocks (its URL: .local_url) and closes it afterwards."""
+    from demo import limits
     from demo.app import build_demo
 
     demo = build_demo(**build_kwargs)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
+                max_threads=limits.JOB_SLOTS)  # as app.py serves it
     try:
         yield demo
     finally:
