@@ -88,6 +88,8 @@ def test_bad_upload_shows_a_message_and_the_page_recovers(page, tmp_path, shots)
     assert wait_verdict(page, ("error",)) == "error"
     assert "Digit B: not a readable image file" in page.locator("#verdict").inner_text()
     page.screenshot(path=str(shots / "bad_upload.png"), full_page=False)
+    page.click("#clear-b")  # as a user would: the bad file away, then a good one
+    assert wait_verdict(page, ("hint",)) == "hint"
     page.set_input_files("#upload-b input[type=file]", example_pairs()[0][1])  # a good 7
     assert wait_verdict(page) == "same"
 
@@ -123,6 +125,7 @@ def test_screen_readers_hear_the_verdict_and_get_alt_text(page):
     assert live.get_attribute("role") == "status" and "same digit" in live.inner_text().lower()
     live.evaluate("e => { e.dataset.mark = 'kept'; }")
     page.click("#clear-b")
+    assert wait_verdict(page, ("hint",)) == "hint"  # the clear has landed: a stroke now is kept
     draw(page, "b", ONE)
     assert wait_verdict(page) == "different"
     # The same element now holds the new verdict: a region that stays is one that gets read out.

@@ -32,7 +32,8 @@ def test_a_few_hundred_steps_learn_far_above_chance(mnist, loss):
 
 
 def test_events_stream_and_stop_from_another_thread_keeps_the_model(mnist):
-    cfg = TrainConfig(epochs=100, batch_size=64, eval_every=0.3, eval_size=200)
+    # probe_share 1: every event carries the probe (by default a busy machine skips some)
+    cfg = TrainConfig(epochs=100, batch_size=64, eval_every=0.3, eval_size=200, probe_share=1.0)
     trainer = Trainer(cfg, data=mnist)
     before = trainer.model.head.weight.detach().clone()
     events = []
