@@ -91,9 +91,8 @@ def main(argv=None) -> int:
         # a minute were measured that way), not the server. A class's screens are separate
         # machines. perf_counter is CLOCK_MONOTONIC, one clock for every process here.
         stop_at = time.perf_counter() + 3 + a.seconds
-        groups = [list(range(k, min(k + WATCHERS_PER_PROCESS, a.watchers)))
-                  for k in range(0, a.watchers, WATCHERS_PER_PROCESS)]
-        pending = pool.starmap_async(watch_group, [(url, code, len(g), stop_at) for g in groups])
+        sizes = [min(WATCHERS_PER_PROCESS, a.watchers - k) for k in range(0, a.watchers, WATCHERS_PER_PROCESS)]
+        pending = pool.starmap_async(watch_group, [(url, code, n, stop_at) for n in sizes])
         time.sleep(3)  # every watcher connected and served its first look
         rss1 = rss_mb(proc.pid, children=False)
         cpu2, t2 = cpu_s(proc.pid, children=False), time.perf_counter()
