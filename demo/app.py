@@ -114,9 +114,9 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
             api_button = gr.Button("compare")
         api_button.click(compare_api(models), [file_a, file_b], result, api_name="compare")
 
-        demo.load(None, js=(ASSETS / "brush.js").read_text())
-        demo.load(None, js=(ASSETS / "pad_scale.js").read_text())
-        demo.load(None, js=(ASSETS / "a11y.js").read_text())
+        # brush.js: the brush chosen; pad_scale.js: one stroke width on every pad; a11y.js: screen readers
+        for script in ("brush.js", "pad_scale.js", "a11y.js"):
+            demo.load(None, js=(ASSETS / script).read_text())
     demo.models = models  # for tests and measurements: models.wait() until the reference is built
     # status_update_rate: Gradio's "auto" sends every waiting request its new queue position each
     # time a job starts, O(queue) messages per call on the one event-loop thread; once a second
