@@ -40,15 +40,19 @@ from .pairs import SPLITS, fixed_pairs, split_pairs
 
 
 @torch.no_grad()
-def embed_images(model: SiameseNet, images: torch.Tensor, batch_size: int = 2048,
+def embed_images(model: SiameseNet, images: torch.Tensor, batch_size: int | None = None,
                  amp: bool = False) -> torch.Tensor:
     """(N, 28, 28) uint8 or (N, [1,] 28, 28) float -> (N, D) float32 embeddings.
+
+    batch_size: None picks 256 on a CPU (its activations stay in cache: 5,000 images in 1.33 s
+    against 1.65 s at 2,048, channels_last, 2-vCPU EPYC) and 2,048 on a GPU.
 
     Evaluation helper in the nanoGPT way: eval mode inside, the caller's mode restored after.
     """
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
+    batch_size = batch_size or (256 if dev.type == "cpu" else 2048)
     out = []
     try:
         for i in range(0, images.shape[0], batch_size):
@@ -110,7 +114,8 @@ class ProgressProbe:
 
 
 def choose_threshold(model: SiameseNet, val: Split, seed: int = 0, amp: bool = False) -> dict:
-    """Threshold and probability calibration from fixed pairs of the validation split."""
+    """Threshold and probability calibration from fixed pairs of the validation split (two
+    pairs per image)."""
     emb = embed_images(model, val.images, amp=amp)
     a, b, same = fixed_pairs(val.labels, seed)
     d = pair_distances(model, emb, a, b)
