@@ -135,6 +135,7 @@ def test_mouse_stroke_begun_at_the_pads_edge_is_drawn(page, shots):
     assert wait_verdict(page) == "same", "the stroke begun at the edge was lost (or cut)"
     page.locator("#compare-row").screenshot(path=str(shots / "desktop_edge_stroke.png"))
     page.click("#clear-b")
+    assert wait_verdict(page, ("hint",)) == "hint"  # the clear has landed: a stroke now is kept
     draw(page, "b", ONE)
     assert wait_verdict(page) == "different"
 
