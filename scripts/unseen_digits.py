@@ -4,6 +4,7 @@ unseen pairs, print one table.
     .venv/bin/python scripts/unseen_digits.py --data-dir data                      # every config
     .venv/bin/python scripts/unseen_digits.py --configs bce,generalise --max-seconds 120
     .venv/bin/python scripts/unseen_digits.py --configs triplet --max-steps 20 --json
+    .venv/bin/python scripts/unseen_digits.py --configs generalise --layers    # + each layer's AUC
 
 Every configuration trains from seed 0 on the digits left after --exclude (default 7,8,9; they
 leave the training and validation splits, so the threshold is chosen on seen digits), then is
@@ -30,8 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the siamese package, from a checkout
 
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from siamese import metrics as M  # noqa: E402
 from siamese.config import PRESETS, ModelConfig, TrainConfig, parse_digits  # noqa: E402
 from siamese.evaluate import evaluate_splits  # noqa: E402
+from siamese.pairs import split_pairs  # noqa: E402
 from siamese.train import Trainer, set_threads  # noqa: E402
 
 # README, Speed: our trainer on the quiet 2-vCPU machine at batch 256 (bf16, channels_last).
@@ -111,11 +117,75 @@ def run_config(name: str, data, args) -> dict:
     for last in trainer.run():
         pass
     splits = evaluate_splits(trainer.model.eval(), trainer.data, args.exclude)
-    return {"config": name, "note": c.note, "model_config": trainer.model.config.to_dict(),
+    layers = stage_aucs(trainer.model, trainer.data.test, args.exclude, args.seed) if args.layers else None
+    return {"layers": layers, "config": name, "note": c.note, "model_config": trainer.model.config.to_dict(),
             "train_config": {k: v for k, v in cfg.to_dict().items() if k in train or k == "margin"},
             "steps": trainer.step, "train_seconds": round(last.train_seconds, 1),
             "pairs_per_s": round(2 * cfg.batch_size * trainer.step / max(last.train_seconds, 1e-9)),
             "splits": splits}
+
+
+def stage_names(model) -> dict[int, str]:
+    """{index in model.tower: name} of the tower's stages whose outputs --layers scores: each
+    convolution's and the hidden linear layer's (after its ReLU) and the pooling's. The
+    descriptor itself is scored apart (with final_relu off, the linear layer is the descriptor)."""
+    names, last, convs = {}, None, 0
+    for i, m in enumerate(model.tower):
+        if isinstance(m, nn.Conv2d):
+            convs += 1
+            last = f"conv{convs}"
+        elif isinstance(m, nn.Linear):
+            last = "linear"
+        elif isinstance(m, nn.MaxPool2d):
+            names[i] = "pool"
+        elif isinstance(m, nn.ReLU):
+            names[i] = last
+    return names
+
+
+@torch.no_grad()
+def stage_features(model, images: torch.Tensor, batch_size: int = 500) -> dict[str, torch.Tensor]:
+    """{stage: (N, F) unit-length flattened output} for `images` (N, 28, 28), and "descriptor"."""
+    names, out = stage_names(model), {}
+    hooks = [model.tower[i].register_forward_hook(
+        lambda m, inp, y, name=name: out.setdefault(name, []).append(y.flatten(1).float()))
+        for i, name in names.items()]
+    was_training = model.training
+    model.eval()
+    try:
+        out["descriptor"] = [model.embed(images[i : i + batch_size]).float()
+                             for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return {k: torch.nn.functional.normalize(torch.cat(v), dim=1) for k, v in out.items()}
+
+
+def stage_aucs(model, test, unseen, seed: int = 0) -> dict[str, dict[str, float]]:
+    """{stage: {"seen": AUC, "unseen": AUC}}: how well the Euclidean distance between unit-length
+    outputs of each stage ranks the fixed seen-only and unseen-only test pairs. Where a model
+    specialises to the digits it saw: the stage where unseen AUC falls while seen AUC rises."""
+    feats = stage_features(model, test.images)
+    pairs = split_pairs(test.labels, unseen, seed)
+    out = {}
+    for name, f in feats.items():
+        out[name] = {}
+        for split in ("seen", "unseen"):
+            a, b, same = pairs[split]
+            out[name][split] = M.roc_auc((f[a] - f[b]).pow(2).sum(1), same.to(f.device))
+    return out
+
+
+def layers_table(rows: list[dict]) -> str:
+    """Unseen AUC by stage (seen AUC in brackets), one row per config."""
+    stages = list(rows[0]["layers"])
+    lines = ["| config | " + " | ".join(stages) + " |", "| --- |" + " ---: |" * len(stages)]
+    for r in rows:
+        cells = [f"{r['layers'][s]['unseen']:.3f} ({r['layers'][s]['seen']:.3f})" if s in r["layers"] else "-"
+                 for s in stages]
+        lines.append(f"| {r['config']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def row_cells(r: dict) -> list[str]:
@@ -154,6 +224,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--amp", choices=("auto", "on", "off"), default="auto", help="bfloat16 autocast")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--layers", action="store_true",
+                   help="also score each stage of the tower (its unit-length output, Euclidean): "
+                        "unseen and seen AUC by layer, a second table")
     p.add_argument("--json", action="store_true", help="also print every row as one JSON line at the end")
     a = p.parse_args(argv)
     try:
@@ -189,6 +262,10 @@ def main(argv=None) -> int:
               + f" ({r['pairs_per_s']} pairs/s, {time.perf_counter() - t0:.0f} s with evaluation)", flush=True)
     print()
     print(markdown_table(rows))
+    if args.layers:
+        print()
+        print("unseen AUC (seen AUC) of each stage's unit-length output:")
+        print(layers_table(rows))
     if args.json:
         print(json.dumps(rows))
     return 0
