@@ -239,17 +239,21 @@ def test_digits_that_cannot_be_hidden_are_clear_errors(h):
 def test_compare_uses_the_session_model_after_a_retrain(h, models):
     key = train(h)[-1][5]
     new, shipped = models.comparator(key), models.comparator(SHIPPED)
-    slider, verdict, view_a, view_b, plot, nn_a, nn_b, shown, timer = switch_model(
-        models, key, sketch("7"), None, DRAW, sketch("1"), None, DRAW)
+    slider, verdict, view_a, view_b, plot, nn_a, nn_b, shown, timer, shown_key = switch_model(
+        models, key, sketch("7"), None, DRAW, sketch("1"), None, DRAW, SHIPPED)
     assert prop(slider, "value") == pytest.approx(new.threshold, rel=0.05, abs=1e-3)
     assert prop(slider, "minimum") <= new.threshold <= prop(slider, "maximum")
     expected = new.compare(sketch("7")["composite"], sketch("1")["composite"]).distance
     assert shown.distance == pytest.approx(expected, rel=1e-4)
     assert shown.distance != pytest.approx(shipped.compare(sketch("7")["composite"], sketch("1")["composite"]).distance)
     assert prop(timer, "active") is True  # the tab's poll fetches the new model's reference
-    # nothing drawn: a hint, no error
-    out = switch_model(models, SHIPPED, EMPTY_SKETCH, None, DRAW, EMPTY_SKETCH, None, DRAW)
-    assert 'data-verdict="hint"' in out[1]
+    assert shown_key == key
+    # The model Compare shows already (every page load asks): nothing changes, nothing is redone.
+    same = switch_model(models, key, sketch("7"), None, DRAW, sketch("1"), None, DRAW, key)
+    assert same == (gr.skip(),) * 10
+    # back to the shipped model, nothing drawn: a hint, no error
+    out = switch_model(models, SHIPPED, EMPTY_SKETCH, None, DRAW, EMPTY_SKETCH, None, DRAW, key)
+    assert 'data-verdict="hint"' in out[1] and out[-1] == SHIPPED
 
 
 @pytest.mark.integration

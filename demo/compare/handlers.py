@@ -185,13 +185,21 @@ def compare_files(models: Models, file_a, file_b, key: str = SHIPPED) -> dict:
     return out
 
 
-def switch_model(models: Models, key: str | None, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b):
+def switch_model(models: Models, key: str | None, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b,
+                 shown_key: str | None = None):
     """The session's model changed: the threshold slider becomes the new model's own, the
     comparison on screen is redone with it, and the tab's poll fetches its reference.
-    Outputs: slider, the compare_sides outputs, the poll's timer."""
+    Outputs: slider, the compare_sides outputs, the poll's timer, the key Compare now shows.
+
+    shown_key: the model Compare shows already. The same key (keys are never reused) changes
+    nothing: every page load runs this chain (a class link may swap the model), and redoing
+    the comparison then raced the user's own events: its inputs, read a moment earlier, could
+    land after a newer verdict and put an old one back (a replaced bad upload kept its error)."""
     key = key if key is not None else SHIPPED
+    if key == (shown_key if shown_key is not None else SHIPPED):
+        return (gr.skip(),) * 10
     cmp = models.comparator(key)
     lo, hi, step = slider_span(cmp.threshold, example_distance_span(cmp))
     threshold = slider_value(cmp.threshold, step)
     outs = compare_sides(models, key, sketch_a, upload_a, mode_a, sketch_b, upload_b, mode_b, threshold, strict=False)
-    return (gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold), *outs, gr.Timer(active=True))
+    return (gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold), *outs, gr.Timer(active=True), key)

@@ -10,7 +10,7 @@ import gradio as gr
 from ..distance_plot import slider_span, slider_value
 from ..examples import example_pairs
 from ..inputs import CANVAS, DRAW, EMPTY_SKETCH, UPLOAD, digit_pad, digit_upload
-from ..models import Models
+from ..models import SHIPPED, Models
 from . import handlers, views
 from .howitworks import how_it_works_html
 
@@ -44,15 +44,17 @@ class CompareTab:
     shown: gr.State
     status: gr.Markdown
     timer: gr.Timer
+    shown_key: gr.State  # the model whose threshold and verdict the tab shows
 
     def model_inputs(self, model_key: gr.State) -> list:
         """What handlers.switch_model reads when the session's model changes..."""
-        return [model_key, self.a.sketch, self.a.upload, self.a.mode, self.b.sketch, self.b.upload, self.b.mode]
+        return [model_key, self.a.sketch, self.a.upload, self.a.mode, self.b.sketch, self.b.upload, self.b.mode,
+                self.shown_key]
 
     def model_outputs(self) -> list:
         """...and what it redraws."""
         return [self.threshold, self.verdict, self.view_a, self.view_b, self.plot, self.neighbours_a,
-                self.neighbours_b, self.shown, self.timer]
+                self.neighbours_b, self.shown, self.timer, self.shown_key]
 
 
 def _side(name: str) -> Side:
@@ -110,7 +112,7 @@ def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) ->
     timer = gr.Timer(1.0, active=True)
 
     tab = CompareTab(a, b, compare, threshold, verdict, view_a, view_b, plot, neighbours_a, neighbours_b,
-                     shown, status, timer)
+                     shown, status, timer, gr.State(SHIPPED))
     _wire(models, model_key, tab, examples, blocks)
     return tab
 
