@@ -36,7 +36,7 @@ from torch import nn  # noqa: E402
 
 from siamese import metrics as M  # noqa: E402
 from siamese.config import PRESETS, ModelConfig, TrainConfig, parse_digits  # noqa: E402
-from siamese.evaluate import evaluate_splits  # noqa: E402
+from siamese.evaluate import embed_images, evaluate_splits  # noqa: E402
 from siamese.pairs import split_pairs  # noqa: E402
 from siamese.train import Trainer, set_threads  # noqa: E402
 
@@ -143,20 +143,16 @@ def stage_names(model) -> dict[int, str]:
     return names
 
 
-@torch.no_grad()
-def stage_features(model, images: torch.Tensor, batch_size: int = 500) -> dict[str, torch.Tensor]:
-    """{stage: (N, F) unit-length flattened output} for `images` (N, 28, 28), and "descriptor"."""
-    names, out = stage_names(model), {}
+def stage_features(model, images: torch.Tensor, batch_size: int | None = None) -> dict[str, torch.Tensor]:
+    """{stage: (N, F) unit-length flattened output} for `images` (N, 28, 28), and "descriptor":
+    one `embed_images` pass, the stages caught on the way by forward hooks."""
+    out = {}
     hooks = [model.tower[i].register_forward_hook(
         lambda m, inp, y, name=name: out.setdefault(name, []).append(y.flatten(1).float()))
-        for i, name in names.items()]
-    was_training = model.training
-    model.eval()
+        for i, name in stage_names(model).items()]
     try:
-        out["descriptor"] = [model.embed(images[i : i + batch_size]).float()
-                             for i in range(0, len(images), batch_size)]
+        out["descriptor"] = [embed_images(model, images, batch_size)]
     finally:
-        model.train(was_training)
         for h in hooks:
             h.remove()
     return {k: torch.nn.functional.normalize(torch.cat(v), dim=1) for k, v in out.items()}
