@@ -1,11 +1,14 @@
 # Two commands do all the set-up on a fresh machine:
 #   make app    - create .venv, install requirements.txt, start the page (python app.py)
 #   make test   - create .venv, install requirements-dev.txt, Chromium and MNIST, run pytest
+# and to put the page on Hugging Face Spaces (scripts/space.py):
+#   make space-files              - list what a Space gets and check the ZeroGPU pins (no network)
+#   make space SPACE=user/name    - create the Space if needed and upload those files
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: app test install install-dev chromium bench clean
+.PHONY: app test install install-dev chromium bench space space-files clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +36,14 @@ test: $(VENV)/.dev chromium
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m siamese.bench
+
+# The listing needs no venv (the pin check uses `packaging`, which the venv has).
+space-files:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) scripts/space.py --dry-run $(SPACE)
+
+space: $(VENV)/.app
+	@test -n "$(SPACE)" || { echo "usage: make space SPACE=user/name  (make space-files lists what goes)"; exit 2; }
+	$(BIN)/python scripts/space.py $(SPACE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

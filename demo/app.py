@@ -4,7 +4,7 @@
     python app.py --mcp                # the same, and MCP tools at /gradio_api/mcp/
     python -m demo.app --help
 
-Tabs, each a folder of its own: demo.compare, demo.retrain, demo.teach. They share
+Tabs, each a folder of its own: demo.compare, demo.retrain, demo.teach, demo.symbols. They share
 `model_key`, the per-session gr.State naming the model in use (see demo.models).
 """
 from __future__ import annotations
@@ -20,15 +20,17 @@ import gradio as gr
 from siamese import Comparator
 
 from . import limits
-from .banner import banner_update, build_model_banner
+from .banner import banner_update, build_model_banner, gone_note
 from .classroom.classes import ClassRoom
 from .classroom.handlers import ClassHandlers
 from .classroom.tab import build_class_tab, build_share_panel
-from .compare.handlers import compare_api, switch_model
+from .compare.handlers import compare_api
 from .compare.tab import build_compare_tab
 from .inputs import CANVAS
-from .models import SHIPPED, Models
+from .models import SHIPPED, Models, session_of
 from .retrain.tab import build_retrain_tab
+from .symbols.models import SymbolModels
+from .symbols.tab import add_one_shot_api, build_symbols_tab
 from .teach.tabs import build_teaching_tabs
 
 # Gradio's queue rebuilds a pandas summary of its last 10,000 events after every event, for its
@@ -39,6 +41,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
 ROOT = Path(__file__).resolve().parents[1]
+MODEL_STORAGE_KEY = "siamese-digits-model"  # the browser's localStorage entry: the tab's model key
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "siamese_mnist.pt"
 ASSETS = Path(__file__).resolve().parent / "assets"
 MAX_FILE_SIZE = f"{limits.MAX_UPLOAD_MB}mb"  # pixel bombs are refused by to_mnist, whatever their bytes
@@ -55,19 +58,23 @@ def projector_from_link(request: gr.Request = None):
 
 
 def build_demo(comparator_path=None, data_dir=None, download: bool = False, models: Models | None = None,
-               comparator: Comparator | None = None) -> gr.Blocks:
+               comparator: Comparator | None = None, slot=None, symbols_path=None) -> gr.Blocks:
     """The whole page. The model loads here, once; the MNIST reference (neighbours,
     distributions) loads in a background thread, so this returns in about a second.
 
     comparator_path: checkpoint (default: $SIAMESE_CHECKPOINT or checkpoints/siamese_mnist.pt).
     data_dir: MNIST root (default: $SIAMESE_DATA_DIR or ./data); download: fetch MNIST if absent.
-    `models` / `comparator` let tests pass ready-made ones.
+    `models` / `comparator` let tests pass ready-made ones; `slot` (demo.retrain.slot.TrainingSlot)
+    where retraining runs (default: the process's one slot, a child process per run).
+    symbols_path: the Your symbols tab's model (default: $SIAMESE_SYMBOLS_CHECKPOINT or
+    checkpoints/siamese_omniglot.pt; missing, the tab says so).
     """
     if models is None:
         if comparator is None:
             path = comparator_path or os.environ.get("SIAMESE_CHECKPOINT") or DEFAULT_CHECKPOINT
             comparator = Comparator.from_checkpoint(path)
         models = Models(comparator, data_dir=data_dir, download=download).start()
+    symbol_models = SymbolModels.load(models.comparator(SHIPPED), symbols_path).measure(models.lanes)
 
     # page.css: the look; pads.css: paper edge to edge on the digit pads; screens.css: phones, tablets.
     css = "\n".join((ASSETS / name).read_text() for name in ("page.css", "pads.css", "screens.css"))
@@ -76,30 +83,25 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
                    delete_cache=(max(1, limits.CACHE_SECONDS // 4), limits.CACHE_SECONDS)) as demo:
         # Styles travel with the Blocks (launch(css=...) would need every launcher to pass them).
         gr.HTML(HEADER, head=f"<style>{css}</style>", padding=False)
-        model_key = gr.State(SHIPPED)  # which model this session uses (retraining, a class swap it)
+        # Which model this session uses (retraining, a class, the banner change it; everything
+        # that shows a model follows its .change), and what the page says of a model that left.
+        model_key, model_note = gr.State(SHIPPED), gr.State("")
+        saved_key = gr.BrowserState(None, storage_key=MODEL_STORAGE_KEY)  # a reload keeps the model
         banner = build_model_banner()  # over every tab while it is not the pretrained model
         projector = gr.Checkbox(False, label="Projector mode: large type, high contrast", container=False,
                                 elem_id="projector-toggle")
         with gr.Tabs(elem_id="main-tabs") as main_tabs:
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-                compare_tab = build_compare_tab(models, model_key, demo)
-            quiet = dict(show_progress="hidden", api_visibility="private")
-
-            def follow_model(event):
-                """After anything that changed model_key: the banner says which model, Compare
-                redoes its comparison with it (the teaching tabs read model_key as they render)."""
-                return (event.then(partial(banner_update, models), [model_key], [banner.row, banner.text], **quiet)
-                        .then(partial(switch_model, models), compare_tab.model_inputs(model_key),
-                              compare_tab.model_outputs(), **quiet))
-
-            follow_model(banner.back.click(lambda: SHIPPED, None, model_key, **quiet))
+                compare_tab = build_compare_tab(models, model_key, model_note, demo)
             with gr.Tab("Retrain", id="retrain", elem_id="tab-retrain") as retrain_ui:
-                retrain_tab = build_retrain_tab(models, model_key, demo, follow_model, retrain_ui, data_dir)
+                retrain_tab = build_retrain_tab(models, model_key, demo, retrain_ui, data_dir, slot=slot)
                 classes = ClassHandlers(ClassRoom(models, hours=limits.CLASS_HOURS, max_classes=limits.MAX_CLASSES,
                                                   max_watchers=limits.CLASS_WATCHERS), retrain_tab.handlers)
                 build_share_panel(classes, retrain_tab)
-            build_class_tab(classes, model_key, main_tabs, demo, follow_model, retrain_tab.seconds)
+            build_class_tab(classes, model_key, main_tabs, demo, retrain_tab.seconds)
             build_teaching_tabs(models, model_key, compare_tab, demo)
+            build_symbols_tab(symbol_models)
+        _wire_model(demo, models, model_key, model_note, saved_key, banner, main_tabs, retrain_tab.handlers.sessions)
         # Projector mode is the page's own look (a class on <body>): ?projector=1 or the toggle.
         demo.load(projector_from_link, None, projector, show_progress="hidden", api_visibility="private")
         projector.change(None, [projector], None, js="(on) => { document.body.classList.toggle('projector', !!on); }",
@@ -113,11 +115,14 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
             result = gr.JSON(label="result")
             api_button = gr.Button("compare")
         api_button.click(compare_api(models), [file_a, file_b], result, api_name="compare")
+        add_one_shot_api(symbol_models)  # /one_shot: reference images and a query, a ranking out
 
         # brush.js: the brush chosen; pad_scale.js: one stroke width on every pad; a11y.js: screen readers
         for script in ("brush.js", "pad_scale.js", "a11y.js"):
             demo.load(None, js=(ASSETS / script).read_text())
     demo.models = models  # for tests and measurements: models.wait() until the reference is built
+    demo.symbol_models = symbol_models  # the Your symbols tab's two models
+    demo.retrain = retrain_tab.handlers  # its slot (who trains now) and sessions (their models)
     # status_update_rate: Gradio's "auto" sends every waiting request its new queue position each
     # time a job starts, O(queue) messages per call on the one event-loop thread; once a second
     # is enough for a position display (measured: 39.7 -> 45.2 /compare calls/s, 32 clients).
@@ -126,10 +131,42 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
     return demo
 
 
+def _wire_model(demo: gr.Blocks, models: Models, model_key: gr.State, model_note: gr.State,
+                saved_key: gr.BrowserState, banner, main_tabs: gr.Tabs, sessions) -> None:
+    """The session's model across the page: the banner follows it, the browser keeps it for a
+    reload, and a model that left the server is noticed on the next tab switch (Compare notices
+    it on its own), so banner, verdict, threshold and teaching tabs change to the shipped model
+    together, with a word on why."""
+    quiet = dict(show_progress="hidden", api_visibility="private")
+    gr.on([model_key.change, model_note.change], partial(banner_update, models), [model_key, model_note],
+          banner.outputs(), trigger_mode="always_last", **quiet)
+    banner.back.click(lambda: (SHIPPED, ""), None, [model_key, model_note], **quiet)
+    banner.dismiss.click(lambda: "", None, model_note, **quiet)
+    model_key.change(lambda key: key, model_key, saved_key, **quiet)
+
+    def restore(saved: str | None, request: gr.Request = None):
+        """A reload: the model this browser used, while the server still holds it."""
+        if not saved or saved == SHIPPED or not models.alive(saved):
+            return gr.skip()
+        sessions.adopt(session_of(request), saved)  # a retrained model is this tab's again
+        return saved
+
+    demo.load(restore, [saved_key], [model_key], **quiet)
+
+    def check(key: str | None):
+        gone = models.gone(key)
+        return (gr.skip(), gr.skip()) if gone is None else (SHIPPED, gone_note(gone.label, gone.reason))
+
+    main_tabs.change(check, [model_key], [model_key, model_note], **quiet)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python app.py", description="Serve the Siamese Digits page.")
     p.add_argument("--checkpoint", default=None,
                    help="model checkpoint (default: $SIAMESE_CHECKPOINT or checkpoints/siamese_mnist.pt)")
+    p.add_argument("--symbols-checkpoint", default=None,
+                   help="the Your symbols tab's model (default: $SIAMESE_SYMBOLS_CHECKPOINT or "
+                        "checkpoints/siamese_omniglot.pt)")
     p.add_argument("--data-dir", default=None, help="MNIST root (default: $SIAMESE_DATA_DIR or ./data)")
     p.add_argument("--no-download", action="store_true",
                    help="never download MNIST (without its files the neighbours and distributions are off)")
@@ -142,11 +179,15 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal request otherwise
     logging.getLogger("mcp").setLevel(logging.WARNING)  # and per MCP session (with --mcp)
-    demo = build_demo(args.checkpoint, args.data_dir, download=not args.no_download)
+    demo = build_demo(args.checkpoint, args.data_dir, download=not args.no_download,
+                      symbols_path=args.symbols_checkpoint)
     # server_name/port None: Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself, and
     # mcp_server None: GRADIO_MCP_SERVER (off when unset).
-    demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE,
-                max_threads=limits.JOB_SLOTS, show_error=False, mcp_server=True if args.mcp else None)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE,
+                    max_threads=limits.JOB_SLOTS, show_error=False, mcp_server=True if args.mcp else None)
+    finally:  # Ctrl-C: no thread of ours may still be inside torch when the interpreter exits
+        demo.models.close()
 
 
 if __name__ == "__main__":

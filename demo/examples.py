@@ -44,7 +44,7 @@ PAIRS = [
 ]
 
 
-def _spline(points, per_segment: int = 16):
+def spline(points, per_segment: int = 16):
     """Catmull-Rom through the control points -> a dense polyline."""
     if len(points) < 3:
         return points
@@ -67,6 +67,14 @@ def draw_strokes(digit: str, size: tuple[int, int] = (SIDE, SIDE), box=None, wid
                  ink=(20, 20, 20, 255), paper=(255, 255, 255, 255)) -> Image.Image:
     """A digit drawn with a round pen: `box` = (left, top, side) in pixels, default a centred
     square filling most of the image."""
+    return draw_pen([spline(stroke) for stroke in STROKES[digit]], size, box, width, ink, paper)
+
+
+def draw_pen(strokes, size: tuple[int, int] = (SIDE, SIDE), box=None, width: float = 20,
+             ink=(20, 20, 20, 255), paper=(255, 255, 255, 255)) -> Image.Image:
+    """Polylines in a unit box (x right, y down; `spline` makes curves of control points) drawn
+    with a round pen of `width` px: `box` = (left, top, side) in pixels, default a centred
+    square filling most of the image."""
     img = Image.new("RGBA", size, paper)
     d = ImageDraw.Draw(img)
     if box is None:
@@ -74,12 +82,12 @@ def draw_strokes(digit: str, size: tuple[int, int] = (SIDE, SIDE), box=None, wid
         box = ((size[0] - side) // 2, (size[1] - side) // 2, side)
     left, top, side = box
     r = width / 2
-    for stroke in STROKES[digit]:
-        pts = [(left + x * side, top + y * side) for x, y in _spline(stroke)]
+    for stroke in strokes:
+        pts = [(left + x * side, top + y * side) for x, y in stroke]
         # Segment by segment with a round dab at every vertex: PIL's joined wide polylines
         # leave hairline gaps on tight curves.
         for p0, p1 in zip(pts, pts[1:]):
-            d.line([p0, p1], fill=ink, width=width)
+            d.line([p0, p1], fill=ink, width=round(width))
         for x, y in pts:
             d.ellipse((x - r, y - r, x + r, y + r), fill=ink)
     return img

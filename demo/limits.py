@@ -1,4 +1,4 @@
-"""Server-side limits, each settable by an environment variable (documented in the README).
+"""Server-side limits, each settable by an environment variable (documented in docs/hosting.md).
 
 A client cannot raise any of them: the page and the API clamp what they are asked for.
 """
@@ -28,7 +28,7 @@ CONCURRENCY = _env_int("SIAMESE_CONCURRENCY", 8)
 CACHE_SECONDS = _env_int("SIAMESE_CACHE_SECONDS", 7200)
 # The retraining process's CPU priority below the server's (Linux nice, 0-19). 10: serving comes
 # first, and a retrain beside 32 back-to-back clients gets the crumbs; 0: they share the cores
-# evenly, the retrain learns faster and each comparison waits longer (figures in the README).
+# evenly, the retrain learns faster and each comparison waits longer (figures in docs/measurements.md).
 TRAIN_NICE = min(19, _env_int("SIAMESE_TRAIN_NICE", 10, lo=0))
 # The longest training run ($SIAMESE_MAX_TRAIN_SECONDS) is read at each run by
 # demo.retrain.slot.max_train_seconds, so it can change without a restart.

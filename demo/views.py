@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -57,3 +58,30 @@ def png_data_uri(image: np.ndarray) -> str:
 def pct(x: float, digits: int = 1) -> str:
     """0.9612 -> '96.1%'."""
     return f"{x * 100:.{digits}f}%"
+
+
+def fit_frame(xy: np.ndarray, width: float, min_height: float, max_height: float, pad: float):
+    """Points (N, 2) of a 2-D map -> (map coordinates -> SVG coordinates, the SVG's height) for a
+    viewBox `width` wide with `pad` of margin. One scale for both axes, so distances stay
+    honest; a flat map (a weak model's PCA) gets a lower SVG (down to `min_height`), not empty
+    space. y points up on screen."""
+    lo, hi = xy.min(0), xy.max(0)
+    span = np.maximum(hi - lo, 1e-9)
+    height = float(np.clip((width - 2 * pad) * span[1] / span[0] + 2 * pad, min_height, max_height))
+    s = min((width - 2 * pad) / span[0], (height - 2 * pad) / span[1])
+    off = np.array([width, height]) / 2 - (lo + hi) / 2 * s * np.array([1, -1])
+
+    def to_svg(p: np.ndarray) -> np.ndarray:
+        p = np.atleast_2d(p)
+        return np.stack([p[:, 0] * s + off[0], -p[:, 1] * s + off[1]], 1)
+    return to_svg, height
+
+
+def clean_message(error: Exception) -> str:
+    """An error's message without server paths (a file is named by its base name), for people."""
+    msg = str(error)
+    for word in msg.split():
+        w = word.strip("'\"(),:")
+        if w.startswith("/") and len(w) > 1:
+            msg = msg.replace(w, Path(w).name)
+    return msg

@@ -12,7 +12,7 @@ scored by `siamese.evaluate.evaluate_splits` on the fixed test pairs (seed 0): s
 unseen-only and mixed pairs.
 
 The budget is the same for every row: --max-seconds S of training, or --max-steps N (default:
-the steps that make 2 minutes on the quiet 2-core machine of the README's Speed table, which
+the steps that make 2 minutes on the quiet 2-core machine of docs/measurements.md's Speed table, which
 does QUIET_PAIRS_PER_S pairs/s at the default batch size; every step makes 2 pairs per image).
 A configuration whose steps cost more than the blog's (`cost` below: BatchNorm) gets
 proportionally fewer steps, so each row is charged the same compute. Steps are the unit to use
@@ -40,7 +40,7 @@ from siamese.evaluate import embed_images, evaluate_splits  # noqa: E402
 from siamese.pairs import split_pairs  # noqa: E402
 from siamese.train import Trainer, set_threads  # noqa: E402
 
-# README, Speed: our trainer on the quiet 2-vCPU machine at batch 256 (bf16, channels_last).
+# docs/measurements.md, Speed: our trainer on the quiet 2-vCPU machine at batch 256 (bf16, channels_last).
 QUIET_PAIRS_PER_S = 5386
 QUIET_SECONDS = 120.0
 
@@ -98,7 +98,7 @@ COLUMNS = ("seen acc", "seen AUC", "unseen acc", "unseen AUC", "mixed acc", "uns
 
 
 def quiet_steps(batch_size: int) -> int:
-    """Steps that make QUIET_SECONDS of training on the README's quiet machine."""
+    """Steps that make QUIET_SECONDS of training on docs/measurements.md's quiet machine."""
     return math.ceil(QUIET_SECONDS * QUIET_PAIRS_PER_S / (2 * batch_size))
 
 
@@ -208,11 +208,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None, help="MNIST root (default: $SIAMESE_DATA_DIR or ./data)")
     p.add_argument("--exclude", default="7,8,9", help="digits to train without (default 7,8,9)")
     p.add_argument("--configs", default=",".join(TABLE),
-                   help="comma-separated names (default: the README's table, every config but the presets)")
+                   help="comma-separated names (default: docs/research.md's table, every config but the presets)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--max-steps", type=int, default=None,
                         help=f"steps per config for a cost-1 config (default: {quiet_steps(256)} at batch "
-                             f"256, 2 minutes on the README's quiet machine)")
+                             f"256, 2 minutes on docs/measurements.md's quiet machine)")
     budget.add_argument("--max-seconds", type=float, default=None,
                         help="train each config this many wall seconds instead (a quiet machine)")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)

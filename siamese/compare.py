@@ -38,8 +38,19 @@ def same_probability(model: SiameseNet, calibration: tuple[float, float], emb_a:
     Plain tensor ops, so the ONNX pair scorer (siamese.export) is traced from this too."""
     if model.config.metric == "head":
         return same_probability_from_logits(model.pair_logits(emb_a, emb_b))
+    return torch.sigmoid(same_log_odds(model, calibration, emb_a, emb_b))
+
+
+def same_log_odds(model: SiameseNet, calibration: tuple[float, float], emb_a: torch.Tensor,
+                  emb_b: torch.Tensor) -> torch.Tensor:
+    """(N, D), (N, D) -> (N,): log(p / (1 - p)) of `same_probability`, computed before the
+    sigmoid saturates (p rounds to 1.0 in float32 from log-odds 17 on): the head's 'same'
+    minus 'different' logit, or slope * d + intercept."""
+    if model.config.metric == "head":
+        logits = model.pair_logits(emb_a, emb_b).float()
+        return logits[..., 1] - logits[..., 0]
     slope, intercept = calibration
-    return torch.sigmoid(slope * model.distance(emb_a, emb_b) + intercept)
+    return slope * model.distance(emb_a, emb_b) + intercept
 
 
 class Comparator:
@@ -67,7 +78,6 @@ class Comparator:
         cal = ckpt.get("calibration") or {}
         self.calibration = (float(cal.get("slope", -1.0)), float(cal.get("intercept", 0.0)))
         self.metrics = dict(ckpt.get("metrics") or {})
-        self._amp = use_amp("auto", self.device)
 
     @classmethod
     def from_checkpoint(cls, path, device="cpu") -> "Comparator":
@@ -106,8 +116,8 @@ class Comparator:
         x = self._as_batch(images)
         if not len(x):
             return torch.zeros(0, self.model.config.embedding_dim, device=self.device)
-        if fast is None:
-            fast = len(x) >= 256 and self._amp
+        if fast is None:  # bf16 where it pays here (measured once per process: device.calibrate)
+            fast = len(x) >= 256 and use_amp("auto", self.device)
         if fast:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=fast):
@@ -122,6 +132,11 @@ class Comparator:
     def same_probability(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
         """(N, D), (N, D) -> (N,) probability that each pair shows the same digit."""
         return same_probability(self.model, self.calibration, emb_a, emb_b)
+
+    @torch.inference_mode()
+    def same_log_odds(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
+        """(N, D), (N, D) -> (N,) log-odds of 'same' (the logit of same_probability, unsaturated)."""
+        return same_log_odds(self.model, self.calibration, emb_a, emb_b)
 
     def compare(self, img_a, img_b) -> Comparison:
         a, b = to_mnist(img_a), to_mnist(img_b)

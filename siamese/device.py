@@ -3,8 +3,10 @@ evaluation and inference alike."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -31,12 +33,93 @@ def cpu_has_amx() -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """What a short measurement of this network's training step picked on this CPU."""
+
+    amp: bool  # bf16 autocast
+    threads: int  # torch CPU threads
+    steps_per_s: dict  # "fp32 x2" -> training steps per second, each setting measured
+
+    def describe(self) -> str:
+        rates = ", ".join(f"{k} {v:.1f}" for k, v in self.steps_per_s.items())
+        return f"{'bf16' if self.amp else 'fp32'}, {self.threads} thread(s) (steps/s at batch {CALIBRATION_BATCH}: {rates})"
+
+
+CALIBRATION_BATCH = 64
+_calibration: Calibration | None = None
+_calibration_lock = threading.Lock()
+
+
+def _steps_per_s(model, opt, x, amp: bool, seconds: float) -> float:
+    """Forward, backward and step of `model` on batch `x`, for about `seconds` after a warm-up."""
+    def step():
+        with autocast("cpu", amp):
+            loss = model.embed(x).float().pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(2):
+        step()
+    n, t0 = 0, time.perf_counter()
+    while n < 3 or time.perf_counter() - t0 < seconds:
+        step()
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def calibrate(seconds: float = 0.25) -> Calibration:
+    """Measure fp32 and bf16 autocast, at every core and at one, on this network's training step
+    (about 1.5 s in all), once per process; later calls return the first answer.
+
+    Why measure: whether bf16 pays depends on the CPU, not just its flags (without AMX, bf16
+    convolutions were slower than fp32 on an earlier Xeon, 1.6x faster on this AMD Zen 4).
+    bf16 must win by 5 % to be picked, and one thread by 5 % to beat more, so noise keeps the
+    exact, all-core default."""
+    global _calibration
+    with _calibration_lock:
+        if _calibration is not None:
+            return _calibration
+        from .model import SiameseNet
+
+        before = torch.get_num_threads()
+        torch.manual_seed(0)
+        model = SiameseNet().to(memory_format=torch.channels_last).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        x = torch.rand(CALIBRATION_BATCH, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+        rates, best = {}, (False, before, 0.0)
+        try:
+            for threads in sorted({before, 1}, reverse=True):
+                torch.set_num_threads(threads)
+                for amp in (False, True):
+                    r = rates[f"{'bf16' if amp else 'fp32'} x{threads}"] = _steps_per_s(model, opt, x, amp, seconds)
+                    amp_ok = not amp or r > 1.05 * rates[f"fp32 x{threads}"]
+                    if amp_ok and r > best[2] * (1.05 if threads < best[1] else 1.0):
+                        best = (amp, threads, r)
+        finally:
+            torch.set_num_threads(before)
+        _calibration = Calibration(best[0], best[1], {k: round(v, 1) for k, v in rates.items()})
+        return _calibration
+
+
 def use_amp(setting: str, device: torch.device) -> bool:
-    """bfloat16 autocast: always worth it on CUDA; on CPU only with AMX (measured 2.6x faster
-    here; without AMX bf16 convolutions are slower than fp32). setting: auto | on | off."""
+    """bfloat16 autocast: always worth it on CUDA; on a CPU, `auto` follows `calibrate()` (a
+    measurement of this network here, not a CPU flag). setting: auto | on | off."""
     if setting in ("on", "off"):
         return setting == "on"
-    return device.type == "cuda" or (device.type == "cpu" and cpu_has_amx())
+    return device.type == "cuda" or (device.type == "cpu" and calibrate().amp)
+
+
+def settled_amp(setting: str, device: str | torch.device) -> str:
+    """`auto` on a CPU -> "on" or "off" from this process's `calibrate()`; anything else as is.
+    For a run trained in a child process (the page's fork server must not calibrate: a child
+    forked after torch's OpenMP threads start can hang), and so that a run's own seconds are not
+    spent measuring again."""
+    name = str(device)
+    if setting != "auto" or (name != "cpu" and (name != "auto" or torch.cuda.is_available())):
+        return setting
+    return "on" if calibrate().amp else "off"
 
 
 def autocast(device, enabled: bool):

@@ -1,6 +1,7 @@
 """Honest evaluation: fixed test pairs, a threshold chosen on validation data only.
 
     python -m siamese.evaluate checkpoints/siamese_mnist.pt --data-dir data --json
+    python -m siamese.evaluate runs/symbols.pt --omniglot-runs    # one-shot on symbols it never saw
 
 Metrics
 - pair_accuracy: the 20,000 fixed test pairs (each test image once with a same-class and once
@@ -20,6 +21,11 @@ with unseen same-digit pairs for balance). Each has pair_accuracy, roc_auc (None
 lacks same or different pairs), negative_accuracy (different pairs called different) and
 one_shot_accuracy: N-way among that split's digits (seen: the seen digits; unseen: the unseen
 digits only; mixed: unseen queries against one reference of each of the ten digits).
+
+`--omniglot-runs` scores one-shot classification instead (`one_shot_report`): Omniglot's 20
+runs (20-way within one alphabet, 20 queries each: 400 trials, on alphabets no background set
+holds) and MNIST 10-way one-shot averaged over seeded reference draws, beside the published
+figures (`siamese.published`).
 """
 from __future__ import annotations
 
@@ -31,11 +37,13 @@ import time
 import torch
 
 from . import metrics as M
-from .config import parse_digits
-from .data import MNIST, NUM_CLASSES, Split, load_mnist
+from . import published
+from .config import describe_data, parse_digits
+from .data import MNIST, NUM_CLASSES, DataUnavailableError, Split, load_mnist
 from .device import autocast, pick_device
 from .model import SiameseNet, same_probability_from_logits
-from .oneshot import one_shot_accuracy
+from .omniglot import load_runs
+from .oneshot import Episodes, one_shot_accuracy, runs_accuracy
 from .pairs import SPLITS, fixed_pairs, split_pairs
 
 
@@ -77,10 +85,12 @@ class ProgressProbe:
     Calling it returns test pair accuracy and the test-subset embeddings (for live maps). With
     `unseen` digits (a model trained without them) it also returns the pair accuracy on the
     subset's seen-only and unseen-only pairs (`pairs.split_pairs`): the same embeddings, a few
-    thousand more distances, so it costs next to nothing more.
+    thousand more distances, so it costs next to nothing more. Data without a test split
+    (`symbols.Symbols`) gives the threshold only; `episodes` (held-out Omniglot alphabets) add
+    `val_one_shot_accuracy`, their mean accuracy.
     """
 
-    def __init__(self, data: MNIST, size: int = 1000, seed: int = 0, unseen=()):
+    def __init__(self, data: MNIST, size: int = 1000, seed: int = 0, unseen=(), episodes: Episodes | None = None):
         g = torch.Generator().manual_seed(seed)
 
         def pick(split):  # the whole split keeps its order: then these are evaluate()'s pairs
@@ -88,29 +98,45 @@ class ProgressProbe:
                 return split
             return split.subset(torch.randperm(len(split), generator=g)[:size])
 
-        self.test, self.val = pick(data.test), pick(data.val)
-        self.test_pairs = fixed_pairs(self.test.labels, seed)
+        self.test = None if data.test is None else pick(data.test)
+        self.val = pick(data.val)
+        self.test_pairs = None if self.test is None else fixed_pairs(self.test.labels, seed)
         self.val_pairs = fixed_pairs(self.val.labels, seed)
         self.split_pairs = split_pairs(self.test.labels, unseen, seed) if len(unseen) else None
+        self.episodes = episodes
 
     def __call__(self, model: SiameseNet, amp: bool = False) -> dict:
         emb_val = embed_images(model, self.val.images, amp=amp)
-        emb_test = embed_images(model, self.test.images, amp=amp)
         d_val = pair_distances(model, emb_val, *self.val_pairs[:2])
-        d_test = pair_distances(model, emb_test, *self.test_pairs[:2])
         t = M.best_threshold(d_val, self.val_pairs[2])
-        out = {
+        out = {"threshold": t}
+        if self.episodes is not None:  # the validation images are often the episodes' own
+            same = self.episodes.images is self.val.images
+            emb = emb_val if same else embed_images(model, self.episodes.images, amp=amp)
+            out["val_one_shot_accuracy"] = float(self.episodes.accuracy(model.distance, emb).mean())
+        if self.test is None:
+            return out
+        emb_test = embed_images(model, self.test.images, amp=amp)
+        d_test = pair_distances(model, emb_test, *self.test_pairs[:2])
+        out.update({
             "test_pair_accuracy": M.accuracy_at(d_test, self.test_pairs[2], t),
-            "threshold": t,
             "embeddings": emb_test.cpu(),  # (size, D)
             "labels": self.test.labels.cpu(),  # (size,)
-        }
+        })
         if self.split_pairs is not None:
             for split in ("seen", "unseen"):
                 a, b, same = self.split_pairs[split]
                 acc = M.accuracy_at(pair_distances(model, emb_test, a, b), same, t) if len(same) else None
                 out[f"{split}_pair_accuracy"] = acc
         return out
+
+
+def score_episodes(model: SiameseNet, episodes: Episodes, amp: bool = False) -> dict:
+    """The validation one-shot score of `episodes` (held-out Omniglot alphabets): mean accuracy,
+    its way and the number of episodes."""
+    acc = episodes.accuracy(model.distance, embed_images(model, episodes.images, amp=amp))
+    return {"val_one_shot_accuracy": float(acc.mean()), "val_one_shot_way": episodes.way,
+            "val_one_shot_episodes": len(acc)}
 
 
 def choose_threshold(model: SiameseNet, val: Split, seed: int = 0, amp: bool = False) -> dict:
@@ -231,23 +257,69 @@ def print_splits(splits: dict) -> None:
         print(f"{split:>8} " + " ".join(f"{c:>17}" for c in cells))
 
 
+def one_shot_report(model: SiameseNet, runs, mnist_test: Split | None = None, draws: int = 5,
+                    amp: bool = False) -> dict:
+    """The one-shot tests of `--omniglot-runs`. "omniglot_runs": Omniglot's 20 runs
+    (`omniglot.load_runs`), accuracy over all their trials with the per-run spread;
+    "mnist_one_shot" (given the MNIST test split): 10-way one-shot on it, the mean over `draws`
+    seeded reference draws (`one_shot_accuracy`, seeds 0..draws-1)."""
+    per_run = runs_accuracy(lambda x: embed_images(model, x, amp=amp), model.distance, runs).cpu()  # (R,)
+    queries = sum(len(r.answers) for r in runs)
+    out = {"omniglot_runs": {
+        "accuracy": float(sum(float(a) * len(r.answers) for a, r in zip(per_run, runs)) / queries),
+        "trials": queries, "runs": len(runs), "way": len(runs[0].references),
+        "per_run": [round(float(a), 4) for a in per_run], "run_std": float(per_run.std()) if len(runs) > 1 else 0.0,
+        "run_min": float(per_run.min()), "run_max": float(per_run.max())}}
+    if mnist_test is not None:
+        emb = embed_images(model, mnist_test.images, amp=amp)
+        accs = torch.tensor([one_shot_accuracy(model.distance, emb, mnist_test.labels, seed) for seed in range(draws)])
+        out["mnist_one_shot"] = {
+            "accuracy": float(accs.mean()), "way": NUM_CLASSES, "queries": len(mnist_test), "draws": draws,
+            "per_draw": [round(float(a), 4) for a in accs], "draw_std": float(accs.std()) if draws > 1 else 0.0}
+    return out
+
+
+def print_one_shot_report(report: dict, trained_on: str) -> None:
+    """`one_shot_report` beside the published figures (siamese.published)."""
+    r = report["omniglot_runs"]
+    print(f"trained on: {trained_on}")
+    print(f"Omniglot one-shot runs: {r['accuracy']:.4f} ({r['runs']} runs x {r['trials'] // r['runs']} "
+          f"queries, {r['way']}-way within an alphabet; per run {r['run_min']:.2f}-{r['run_max']:.2f}, "
+          f"std {r['run_std']:.3f})")
+    print("\n".join(published.table(published.OMNIGLOT_RUNS, r["accuracy"])))
+    if "mnist_one_shot" in report:
+        m = report["mnist_one_shot"]
+        print(f"MNIST {m['way']}-way one-shot: {m['accuracy']:.4f} ({m['queries']:,} test queries, mean of "
+              f"{m['draws']} reference draws, std {m['draw_std']:.4f}); published, for models that never saw a digit:")
+        print("\n".join(published.table(published.MNIST_ONE_SHOT, m["accuracy"])))
+
+
 def main(argv=None) -> int:
     from .checkpoint import excluded_digits, load_checkpoint
 
     p = argparse.ArgumentParser(
         prog="python -m siamese.evaluate",
-        description="Score a checkpoint on the fixed MNIST test pairs (threshold from validation). "
+        description="Score a checkpoint on the fixed MNIST test pairs (threshold from validation), "
+                    "or (--omniglot-runs) on one-shot classification of symbols and digits. "
                     "For a model trained without some digits (--exclude-digits at training), the "
                     "threshold is chosen on the seen digits and the figures are also given for "
                     "seen-only, unseen-only and mixed pairs.",
     )
     p.add_argument("checkpoint", help="path to a .pt checkpoint")
-    p.add_argument("--data-dir", default=None, help="MNIST root (default: $SIAMESE_DATA_DIR or ./data)")
+    p.add_argument("--data-dir", default=None, help="MNIST root, Omniglot's archives in its omniglot/ folder "
+                   "(default: $SIAMESE_DATA_DIR or ./data)")
     p.add_argument("--device", default="auto", help="auto | cuda | cpu")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     p.add_argument("--no-knn", action="store_true", help="skip the 60,000-image nearest-neighbour metric")
     p.add_argument("--use-saved-threshold", action="store_true",
                    help="score with the checkpoint's threshold instead of re-choosing it on validation")
+    p.add_argument("--omniglot-runs", action="store_true",
+                   help="instead: one-shot classification on Omniglot's 20 runs (400 trials of 20-way "
+                        "within-alphabet one-shot; all_runs.zip in DATA_DIR/omniglot, downloaded if "
+                        "missing) and MNIST 10-way one-shot, beside published figures")
+    p.add_argument("--mnist-draws", type=int, default=5, metavar="N",
+                   help="with --omniglot-runs: MNIST one-shot averaged over N seeded reference draws "
+                        "(0: skip MNIST)")
     p.add_argument("--exclude-digits", default=None, metavar="DIGITS",
                    help="score as if these digits (e.g. 7,8,9; 'none' for none) were never seen, "
                         "whatever the model was trained on (default: the checkpoint's own)")
@@ -259,6 +331,8 @@ def main(argv=None) -> int:
     except ValueError as e:
         p.error(str(e))
     model, ckpt = load_checkpoint(args.checkpoint, device)
+    if args.omniglot_runs:
+        return _one_shot_main(model, ckpt, args, device)
     if unseen is None:
         unseen = excluded_digits(ckpt)
     val_size = int(ckpt.get("train_config", {}).get("val_size", 5000))
@@ -273,6 +347,25 @@ def main(argv=None) -> int:
                 print(f"{k:>20}: {v:.4f}" if isinstance(v, float) else f"{k:>20}: {v}")
         if "splits" in res:
             print_splits(res["splits"])
+    return 0
+
+
+def _one_shot_main(model: SiameseNet, ckpt: dict, args, device) -> int:
+    """--omniglot-runs: the one-shot report, as text or JSON."""
+    try:
+        runs = load_runs(args.data_dir)
+        mnist_test = load_mnist(args.data_dir, device).test if args.mnist_draws > 0 else None
+    except DataUnavailableError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    report = one_shot_report(model, runs, mnist_test, draws=args.mnist_draws)
+    trained_on = describe_data(ckpt.get("train_config") or {})
+    if args.json:
+        report.update(trained_on=trained_on, published={"omniglot_runs": published.as_dicts(published.OMNIGLOT_RUNS),
+                                                        "mnist_one_shot": published.as_dicts(published.MNIST_ONE_SHOT)})
+        print(json.dumps(report, indent=2))
+    else:
+        print_one_shot_report(report, trained_on)
     return 0
 
 

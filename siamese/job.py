@@ -49,6 +49,7 @@ class JobUpdate:
     # (TrainEvent's fields of the same names); None otherwise or when the probe was skipped.
     seen_pair_accuracy: float | None = None
     unseen_pair_accuracy: float | None = None
+    val_one_shot_accuracy: float | None = None  # held-out Omniglot alphabets' episodes (TrainEvent's)
 
 
 @dataclass
@@ -120,7 +121,8 @@ def train_job(cfg: TrainConfig, data_dir=None, init: dict | None = None, stop_fi
             map_xy=None if ev.embeddings is None else live(ev.embeddings),
             map_labels=None if ev.labels is None else ev.labels.numpy().astype(np.int64),
             done=ev.done, reason=ev.reason, device=device, pid=pid, threads=threads,
-            seen_pair_accuracy=ev.seen_pair_accuracy, unseen_pair_accuracy=ev.unseen_pair_accuracy)
+            seen_pair_accuracy=ev.seen_pair_accuracy, unseen_pair_accuracy=ev.unseen_pair_accuracy,
+            val_one_shot_accuracy=ev.val_one_shot_accuracy)
         yield last
         if share is not None:  # the training loop waits at this yield: safe to resize its pool
             threads = share.threads()

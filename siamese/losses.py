@@ -5,6 +5,8 @@
 - contrastive (Hadsell, Chopra, LeCun 2006): same pairs pulled to distance 0, different pairs
   pushed beyond the margin: mean_pos d^2 + mean_neg max(0, m - d)^2.
 - triplet (Schroff et al. 2015, as in the blog): mean max(0, d(a, p) - d(a, n) + m).
+- all pairs (`mining="all"`, bce or contrastive): the same losses on every pair of the batch,
+  B(B-1)/2 of them from B descriptors, computed from a (B, B) matrix without forming B^2 pairs.
 - supcon (supervised contrastive, Khosla et al. 2020): every pair of the batch at once. For
   each anchor, a softmax over its cosine similarities to all other items (divided by a
   temperature); the loss is minus the mean log-probability of its same-digit items.
@@ -39,6 +41,31 @@ def bce_loss(logits: torch.Tensor, same: torch.Tensor,
     """logits (P, 2) from the head [different, same]; same (P,) in {0, 1}."""
     per_pair = F.cross_entropy(logits.float(), same.long(), reduction="none")
     return _balanced_mean(per_pair, same, valid)
+
+
+def distance_matrix(emb: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """(B, D) -> (B, B) Euclidean distances, differentiable everywhere (the eps keeps the
+    gradient finite where two descriptors coincide, as `distance` does)."""
+    e = emb.float()
+    sq = (e * e).sum(1)
+    return (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * e @ e.T).clamp_min(eps).sqrt()
+
+
+def all_pairs_loss(diff: torch.Tensor, labels: torch.Tensor, loss: str, margin: float = 1.0) -> torch.Tensor:
+    """Every pair (i < j) of a batch at once, same and different pairs weighted equally.
+
+    diff (B, B): for bce, the head's logit(same) - logit(different) of each pair (the
+    cross-entropy on its 2 logits is the logistic loss on their difference); for contrastive,
+    the pair's Euclidean distance. labels (B,).
+    """
+    i, j = torch.triu_indices(len(labels), len(labels), 1, device=labels.device)
+    same = (labels[i] == labels[j]).to(torch.float32)
+    x = diff[i, j].float()  # (P,), P = B(B-1)/2
+    if loss == "bce":
+        per_pair = F.binary_cross_entropy_with_logits(x, same, reduction="none")
+    else:
+        per_pair = torch.where(same > 0.5, x.pow(2), F.relu(margin - x).pow(2))
+    return _balanced_mean(per_pair, same)
 
 
 def contrastive_loss(emb_a: torch.Tensor, emb_b: torch.Tensor, same: torch.Tensor,

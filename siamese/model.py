@@ -43,6 +43,16 @@ class SiameseNet(nn.Module):
         """(P, D), (P, D) -> (P, 2). Squared difference keeps it symmetric in a and b."""
         return self.head((emb_a - emb_b).pow(2))
 
+    def pair_logit_matrix(self, emb: torch.Tensor) -> torch.Tensor:
+        """(B, D) -> (B, B): the head's logit(same) - logit(different) for every pair, without
+        forming the B^2 squared differences: sum_k v_k (a_k - b_k)^2 = s_a + s_b - 2 (a * v) . b
+        with v = W[same] - W[different], s = sum_k v_k a_k^2."""
+        e = emb.float()
+        w, b = self.head.weight.float(), self.head.bias.float()
+        v = w[1] - w[0]  # (D,)
+        s = (e * e) @ v  # (B,)
+        return s.unsqueeze(1) + s.unsqueeze(0) - 2 * (e * v) @ e.T + (b[1] - b[0])
+
     def metric_weights(self) -> torch.Tensor | None:
         """(D,) weights v of the head's distance, or None for plain Euclidean distance.
 

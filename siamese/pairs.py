@@ -151,3 +151,70 @@ def one_shot_references(labels: torch.Tensor, num_classes: int = 10, seed: int =
         pick = torch.where(clash, (pick + 1) % m, pick)
         refs[:, j] = members[pick]
     return refs.to(labels.device)
+
+
+def draw_episodes(labels: torch.Tensor, groups: torch.Tensor, drawers: torch.Tensor, count: int,
+                  way: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed N-way one-shot episodes within groups, the way Omniglot's 20 runs are made: each
+    picks a group (an alphabet; the groups take turns), `way` of its classes and two drawers who
+    drew all of them; one drawer's drawings are the references, the other's the queries.
+
+    labels, groups, drawers: (N,) class, group and drawer of each item. Returns (refs, queries),
+    each (count, way) indices into `labels`: queries[e, j] is another drawing of the class of
+    refs[e, j]. Drawn on the CPU from `seed`, so every run and model meets the same episodes.
+    ValueError when no group has `way` classes drawn by two common drawers.
+    """
+    g = torch.Generator().manual_seed(seed)
+    lab, grp, drw = labels.cpu().tolist(), groups.cpu().tolist(), drawers.cpu().tolist()
+    where: dict[tuple[int, int], int] = {}
+    for i, key in enumerate(zip(lab, drw)):
+        where.setdefault(key, i)  # (class, drawer) -> its first item
+    classes: dict[int, list[int]] = {}
+    drawn_by: dict[int, set[int]] = {}
+    for c, grp_c, d in zip(lab, grp, drw):
+        if c not in drawn_by:
+            classes.setdefault(grp_c, []).append(c)
+            drawn_by[c] = set()
+        drawn_by[c].add(d)
+    usable = sorted(k for k, cs in classes.items() if len(cs) >= way)
+    if not usable:
+        raise ValueError(f"no group has {way} classes for {way}-way episodes")
+    refs, queries = [], []
+    for e in range(count):
+        cs = classes[usable[e % len(usable)]]
+        chosen = [cs[int(i)] for i in torch.randperm(len(cs), generator=g)[:way]]
+        common = sorted(set.intersection(*(drawn_by[c] for c in chosen)))
+        if len(common) < 2:
+            raise ValueError(f"the classes {chosen} have fewer than two drawers in common")
+        d_ref, d_query = (common[int(i)] for i in torch.randperm(len(common), generator=g)[:2])
+        refs.append([where[(c, d_ref)] for c in chosen])
+        queries.append([where[(c, d_query)] for c in chosen])
+    return (torch.tensor(refs, dtype=torch.long).reshape(count, way),
+            torch.tensor(queries, dtype=torch.long).reshape(count, way))
+
+
+class ClassBatches:
+    """Class-balanced batches ("P x K" sampling, Hermans et al. 2017): P random classes, K
+    distinct random items of each. With hundreds of classes (Omniglot's characters in turns), a
+    random batch holds few same-class pairs; these hold K - 1 for every item.
+
+    labels: (N,) class of each item, on the device batches are drawn on. Classes with fewer
+    than K items are never drawn."""
+
+    def __init__(self, labels: torch.Tensor, per_class: int):
+        counts = torch.bincount(labels)  # (C,)
+        self.order = torch.argsort(labels, stable=True)  # (N,) items grouped by class
+        self.starts, self.counts = torch.cumsum(counts, 0) - counts, counts
+        self.classes = torch.nonzero(counts >= per_class).squeeze(1)  # (C',) the classes drawn from
+        self.per_class, self.most = per_class, int(counts.max())
+
+    def __call__(self, num_classes: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(num_classes * K,) item indices, class by class."""
+        dev = self.order.device
+        pick = self.classes[torch.randperm(len(self.classes), device=dev, generator=generator)[:num_classes]]  # (P,)
+        # K distinct positions inside each class block: the K smallest of uniform keys, where
+        # positions past the class's size get a key that never wins.
+        keys = torch.rand(len(pick), self.most, device=dev, generator=generator)  # (P, M)
+        keys = keys.masked_fill(torch.arange(self.most, device=dev) >= self.counts[pick].unsqueeze(1), 2.0)
+        offsets = keys.argsort(1)[:, : self.per_class]  # (P, K)
+        return self.order[self.starts[pick].unsqueeze(1) + offsets].flatten()

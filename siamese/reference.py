@@ -66,7 +66,11 @@ class Reference:
     def nearest(self, images: np.ndarray, k: int = 8) -> list[list[Neighbour]]:
         """(Q, 28, 28) float images in [0, 1] (what `to_mnist` returns) -> for each, its k
         nearest test digits, closest first."""
-        q = self.comparator.embed(np.asarray(images, dtype=np.float32))  # (Q, D)
+        return self.nearest_to(self.comparator.embed(np.asarray(images, dtype=np.float32)), k)
+
+    @torch.inference_mode()
+    def nearest_to(self, q: torch.Tensor, k: int = 8) -> list[list[Neighbour]]:
+        """(Q, D) descriptors (`Comparator.embed`) -> for each, its k nearest test digits."""
         k = min(k, len(self))
         weights = self.comparator.model.metric_weights()
         idx = M.nearest(q, self.embeddings, None if weights is None else weights.detach(), k)  # (Q, k)

@@ -26,14 +26,18 @@ import torch
 
 from . import distributed
 from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
-from .config import LOSSES, MINING, PRESETS, ModelConfig, TrainConfig, metric_for_loss, parse_digits
-from .data import MNIST, NUM_CLASSES, load_mnist, random_affine
-from .device import autocast, use_amp
-from .evaluate import ProgressProbe, choose_threshold, evaluate, print_splits
-from .losses import bce_loss, contrastive_loss, supcon_loss, triplet_loss
+from .config import (DATA, LOSSES, MINING, PRESETS, ROTATIONS, ModelConfig, TrainConfig, describe_data,
+                     metric_for_loss, parse_alphabets, parse_digits)
+from .data import MNIST, DataUnavailableError, random_affine
+from .device import autocast, calibrate, use_amp
+from .evaluate import ProgressProbe, choose_threshold, evaluate, print_splits, score_episodes
+from .losses import all_pairs_loss, bce_loss, distance_matrix, contrastive_loss, supcon_loss, triplet_loss
 from .model import SiameseNet
 from .mining import mine
+from .oneshot import Episodes
+from .pairs import ClassBatches
 from .preprocess import to_float
+from .symbols import Symbols, load_training_data
 
 FAST_VAL_IMAGES = 2500  # finalize(fast=True): the validation images a page run's threshold uses
 
@@ -59,6 +63,9 @@ class TrainEvent:
     # unseen (excluded) digits only, at the same threshold; None without exclusions or probe.
     seen_pair_accuracy: float | None = None
     unseen_pair_accuracy: float | None = None
+    # With held-out Omniglot alphabets: the mean accuracy of their fixed one-shot episodes (the
+    # model-selection score); None otherwise or when the probe was skipped.
+    val_one_shot_accuracy: float | None = None
 
     def line(self) -> str:
         acc = "" if self.test_pair_accuracy is None else f" | test pair acc {self.test_pair_accuracy:.4f}"
@@ -66,6 +73,8 @@ class TrainEvent:
             acc += f" (seen {self.seen_pair_accuracy:.4f}"
             acc += "" if self.unseen_pair_accuracy is None else f", unseen {self.unseen_pair_accuracy:.4f}"
             acc += ")"
+        if self.val_one_shot_accuracy is not None:
+            acc += f" | val 1-shot {self.val_one_shot_accuracy:.4f}"
         return (f"step {self.step:6d} | epoch {self.epoch:6.2f} | loss {self.loss:.4f} | "
                 f"lr {self.lr:.2e} | {self.pairs_per_s:8.0f} pairs/s{acc} | {self.elapsed:7.1f} s")
 
@@ -92,10 +101,15 @@ class Trainer:
     it trains data-parallel: `cfg.batch_size` stays the global batch, this rank embeds its
     `distributed.shard` of it (batch_size / world_size rows, give or take one), and only rank 0
     keeps a progress probe. Every rank must build its Trainer with the same settings.
+
+    data: what `cfg.data` names, loaded by `symbols.load_training_data` unless given (MNIST or
+    `symbols.Symbols`; tests pass stand-ins), with `episodes` (`oneshot.Episodes`, the
+    validation one-shot score) where it has them.
     """
 
-    def __init__(self, cfg: TrainConfig, data: MNIST | None = None, model_config: ModelConfig | None = None,
-                 init_state: dict | None = None):
+    def __init__(self, cfg: TrainConfig, data: MNIST | Symbols | None = None,
+                 model_config: ModelConfig | None = None, init_state: dict | None = None,
+                 episodes: Episodes | None = None):
         self.cfg = cfg
         self.rank, self.world_size = distributed.world()
         if cfg.batch_size < self.world_size:
@@ -105,9 +119,11 @@ class Trainer:
         self.device = distributed.local_device(cfg.device)
         self.amp = use_amp(cfg.amp, self.device)
         torch.manual_seed(cfg.seed)
-        data = data if data is not None else load_mnist(cfg.data_dir, self.device, cfg.val_size)
+        if data is None:
+            data, episodes = load_training_data(cfg, self.device)
         # Excluded digits leave training and validation; the test set keeps them to score them.
-        self.data = data.excluding(cfg.exclude_digits)
+        self.data = data.excluding(cfg.exclude_digits) if isinstance(data, MNIST) else data
+        self.episodes = episodes
         config = model_config or ModelConfig()
         # supcon learns cosine similarity: its descriptors are unit length, scored by their
         # Euclidean distance (sqrt(2 - 2 cos), the same order).
@@ -121,7 +137,14 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.train_images = self.data.train.images.to(self.device)  # (N, 28, 28) uint8
         self.train_labels = self.data.train.labels.to(self.device)
-        self.probe = (ProgressProbe(self.data, cfg.eval_size, seed=0, unseen=cfg.exclude_digits)
+        # Labels run 0..num_classes-1 (some may be empty: excluded digits); random partners (mining)
+        # size their tensors by it, so nothing waits on the device.
+        self.num_classes = int(self.train_labels.max()) + 1
+        self.class_batches = ClassBatches(self.train_labels, cfg.per_class) if cfg.per_class else None
+        if self.class_batches is not None and len(self.class_batches.classes) < cfg.batch_size // cfg.per_class:
+            raise ValueError(f"--per-class {cfg.per_class}: fewer than {cfg.batch_size // cfg.per_class} classes "
+                             f"have {cfg.per_class} training images")
+        self.probe = (ProgressProbe(self.data, cfg.eval_size, seed=0, unseen=cfg.exclude_digits, episodes=episodes)
                       if self.rank == 0 else None)
         self._ddp = self._control = None
         if self.world_size > 1:
@@ -154,7 +177,10 @@ class Trainer:
         cfg = self.cfg
         if cfg.loss == "supcon":  # every pair in the batch: no partners to draw
             return supcon_loss(emb, labels, cfg.temperature)
-        pos, neg, pos_ok, neg_ok = mine(cfg.mining, emb, labels, gen, NUM_CLASSES)  # (B,) each
+        if cfg.mining == "all":  # every pair of the batch, from one (B, B) matrix
+            diff = model.pair_logit_matrix(emb) if cfg.loss == "bce" else distance_matrix(emb)
+            return all_pairs_loss(diff, labels, cfg.loss, cfg.margin)
+        pos, neg, pos_ok, neg_ok = mine(cfg.mining, emb, labels, gen, self.num_classes)  # (B,) each
         if cfg.loss == "triplet":
             return triplet_loss(emb, emb[pos], emb[neg], cfg.margin, pos_ok & neg_ok)
         b = torch.cat([pos, neg])  # (2B,) partners; anchors are 0..B-1 twice
@@ -213,12 +239,15 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = lr
 
-            # 1. sample a batch: the next slice of this epoch's permutation, and this rank's
-            # rows of it (all of them in a single process)
-            i = (self.step % per_epoch) * cfg.batch_size
-            if i == 0 and self.step:
-                perm = torch.randperm(n, device=dev, generator=gen)
-            idx = perm[i : i + cfg.batch_size]  # (B,)
+            # 1. sample a batch: the next slice of this epoch's permutation (or a class-balanced
+            # draw), and this rank's rows of it (all of them in a single process)
+            if self.class_batches is not None:  # batch_size / K classes, K images each
+                idx = self.class_batches(cfg.batch_size // cfg.per_class, gen)  # (B,)
+            else:
+                i = (self.step % per_epoch) * cfg.batch_size
+                if i == 0 and self.step:
+                    perm = torch.randperm(n, device=dev, generator=gen)
+                idx = perm[i : i + cfg.batch_size]  # (B,)
             lo, hi = distributed.shard(len(idx), self.rank, self.world_size)
             x = to_float(self.train_images[idx[lo:hi]])  # (hi - lo, 1, 28, 28)
             if cfg.augment:
@@ -268,6 +297,7 @@ class Trainer:
             reason=reason,
             seen_pair_accuracy=probe.get("seen_pair_accuracy"),
             unseen_pair_accuracy=probe.get("unseen_pair_accuracy"),
+            val_one_shot_accuracy=probe.get("val_one_shot_accuracy"),
         )
 
     def finalize(self, full_eval: bool = True, fast: bool = False) -> dict:
@@ -276,14 +306,21 @@ class Trainer:
         at once (Stop promises it within 2 s): only the first FAST_VAL_IMAGES validation
         images (a random draw: the split is shuffled; 5,000 pairs), embedded with the run's
         bf16 autocast where it has one (2.6x faster on an AMX CPU, descriptors within ~1 %).
-        The CLI's checkpoints are chosen on the whole split in fp32."""
+        The CLI's checkpoints are chosen on the whole split in fp32. Data without a test split
+        (Omniglot alone) gets the threshold only; validation episodes add their score."""
         model = self.model.eval()
-        if full_eval:
-            return evaluate(model, self.data, amp=False, unseen=self.cfg.exclude_digits)
-        val = self.data.val
-        if fast:
-            val = val.subset(torch.arange(min(FAST_VAL_IMAGES, len(val))))
-        return choose_threshold(model, val, amp=fast and self.amp)
+        if full_eval and self.data.test is not None:
+            result = evaluate(model, self.data, amp=False, unseen=self.cfg.exclude_digits)
+        else:
+            val = self.data.val
+            if fast:
+                val = val.subset(torch.arange(min(FAST_VAL_IMAGES, len(val))))
+            result = choose_threshold(model, val, amp=fast and self.amp)
+        if self.episodes is not None:
+            result.update(score_episodes(model, self.episodes, amp=fast and self.amp))
+        elif isinstance(self.data, Symbols):  # no alphabet held out: those pairs were trained on
+            result["train_pair_accuracy"] = result.pop("val_pair_accuracy")
+        return result
 
     def checkpoint(self, result: dict) -> dict:
         """The checkpoint dict of the model as it is now; `result` comes from finalize()."""
@@ -303,7 +340,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     d = TrainConfig()
     p = argparse.ArgumentParser(
         prog="python -m siamese.train",
-        description="Train the siamese network on MNIST pairs and save a checkpoint. "
+        description="Train the siamese network on MNIST pairs (or Omniglot's characters: --data) "
+                    "and save a checkpoint. "
                     "Prints one progress line per interval. Started by torchrun "
                     "(torchrun --nproc_per_node=N -m siamese.train ...) it trains data-parallel: "
                     "the same global batch and schedule, split over N processes.",
@@ -312,8 +350,20 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
                    help="start from a named setting (siamese.config.PRESETS): blog is the shipped "
                         "network; generalise the one that carries best to digits it never saw. "
                         "Flags given as well override it")
-    p.add_argument("--data-dir", default=None, help="MNIST root; downloaded there if missing "
-                   "(default: $SIAMESE_DATA_DIR or ./data)")
+    p.add_argument("--data-dir", default=None, help="MNIST root (and Omniglot's archives, in its "
+                   "omniglot/ folder); downloaded there if missing (default: $SIAMESE_DATA_DIR or ./data)")
+    p.add_argument("--data", choices=DATA, default=d.data,
+                   help="what to train on: mnist (the digits), omniglot (the background characters of "
+                        "Omniglot's two minimal sets; 20-way one-shot episodes on held-out alphabets "
+                        "score it) or mnist+omniglot (both; character classes never share a label "
+                        "with a digit)")
+    p.add_argument("--rotations", type=int, choices=ROTATIONS, default=d.rotations,
+                   help="Omniglot: each character turned by 360/N degrees, each turn a class of its own "
+                        "(4: 0, 90, 180 and 270 degrees)")
+    p.add_argument("--val-alphabets", default=None, metavar="NAMES",
+                   help="Omniglot: background alphabets kept out of training to choose the threshold "
+                        "and score the validation episodes, e.g. Early_Aramaic,Korean (the default); "
+                        "'none' trains on all eight (a final model: no validation score)")
     p.add_argument("--device", default=d.device, help="auto (CUDA when present) | cuda | cpu")
     p.add_argument("--epochs", type=float, default=d.epochs, help="passes over the training split")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
@@ -332,6 +382,10 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     p.add_argument("--mining", choices=MINING, default=d.mining,
                    help="partners inside the batch: random (the blog's), hard (farthest same digit, "
                         "closest other digit) or semihard (FaceNet)")
+    p.add_argument("--per-class", type=int, default=None, metavar="K",
+                   help="class-balanced batches: batch-size/K classes with K images each (default: "
+                        "a slice of the shuffled training set); for data with many classes, such as "
+                        "Omniglot's characters, where a random batch holds few same-class pairs")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random affine jitter")
     m = ModelConfig()
     arch = p.add_argument_group("architecture (default: the blog's network; ignored with --init, "
@@ -342,9 +396,11 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     arch.add_argument("--batchnorm", action="store_true", help="BatchNorm after each convolution")
     arch.add_argument("--no-final-relu", dest="final_relu", action="store_false",
                       help="no ReLU after the last linear layer (descriptors may be negative)")
-    p.add_argument("--amp", choices=("auto", "on", "off"), default=d.amp, help="bfloat16 autocast")
+    p.add_argument("--amp", choices=("auto", "on", "off"), default=d.amp,
+                   help="bfloat16 autocast; auto: on CUDA, and on a CPU where a short measurement finds it faster")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: what the measurement at start finds fastest)")
     p.add_argument("--eval-every", type=float, default=d.eval_every, help="seconds between progress lines")
     p.add_argument("--eval-size", type=int, default=d.eval_size, help="test images in the progress probe")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -364,13 +420,21 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
         exclude = parse_digits(a.exclude_digits)
     except ValueError as e:
         p.error(f"--exclude-digits: {e}")
-    cfg = TrainConfig(
-        data_dir=a.data_dir, device=a.device, epochs=a.epochs, max_steps=a.max_steps,
-        max_seconds=a.max_seconds, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
-        loss=a.loss, margin=a.margin, augment=a.augment, amp=a.amp, compile=a.compile,
-        threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
-        exclude_digits=exclude, mining=a.mining, temperature=a.temperature,
-    )
+    try:
+        held = None if a.val_alphabets is None else parse_alphabets(a.val_alphabets)
+    except ValueError as e:
+        p.error(f"--val-alphabets: {e}")
+    try:
+        cfg = TrainConfig(
+            data_dir=a.data_dir, device=a.device, epochs=a.epochs, max_steps=a.max_steps,
+            max_seconds=a.max_seconds, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
+            loss=a.loss, margin=a.margin, augment=a.augment, amp=a.amp, compile=a.compile,
+            threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
+            exclude_digits=exclude, mining=a.mining, temperature=a.temperature,
+            data=a.data, rotations=a.rotations, val_alphabets=held, per_class=a.per_class,
+        )
+    except ValueError as e:  # a setting that does not fit the data, e.g. --rotations with MNIST
+        p.error(str(e))
     return cfg, a
 
 
@@ -396,11 +460,17 @@ def train_from_args(cfg: TrainConfig, args: argparse.Namespace) -> Trainer | Non
     if args.init:
         _, ckpt = load_checkpoint(args.init)
         model_config, init_state = ModelConfig.from_dict(ckpt["model_config"]), ckpt["state_dict"]
+    numerics = ""
+    if cfg.device != "cuda" and not torch.cuda.is_available() and world_size == 1 and (
+            cfg.amp == "auto" or cfg.threads is None):
+        cal = calibrate()  # measured here, once: bf16 or fp32, and how many threads
+        cfg = dataclasses.replace(cfg, threads=cfg.threads or cal.threads)
+        numerics = f" | calibrated: {cal.describe()}"
     set_threads(cfg.threads)
     t0 = time.perf_counter()
     try:
         trainer = Trainer(cfg, model_config=model_config, init_state=init_state)
-    except ValueError as e:  # an unavailable device, say
+    except (ValueError, DataUnavailableError) as e:  # an unavailable device or data set, say
         print(f"error: {e}", file=sys.stderr)
         return None
     ranks = ""
@@ -410,9 +480,14 @@ def train_from_args(cfg: TrainConfig, args: argparse.Namespace) -> Trainer | Non
         ranks = (f" | {world_size} ranks ({torch.distributed.get_backend()}), "
                  f"global batch {cfg.batch_size}, {each} per rank")
     unseen = f" (without digits {','.join(map(str, cfg.exclude_digits))})" if cfg.exclude_digits else ""
-    say(f"device {trainer.device} | amp {'bf16' if trainer.amp else 'off'} | loss {cfg.loss} | "
-        f"{len(trainer.train_labels):,} training images{unseen} | {trainer.total_steps} steps max{ranks}",
-        flush=True)
+    say(f"device {trainer.device} | amp {'bf16' if trainer.amp else 'off'} | threads {torch.get_num_threads()} | "
+        f"loss {cfg.loss} | {len(trainer.train_labels):,} training images{unseen} | "
+        f"{trainer.total_steps} steps max{ranks}{numerics}", flush=True)
+    if cfg.data != "mnist":
+        episodes = trainer.episodes
+        val = (f"validation: {len(episodes.references)} {episodes.way}-way one-shot episodes"
+               if episodes is not None else "no validation score")
+        say(f"data: {describe_data(cfg.to_dict())} | {trainer.num_classes:,} classes | {val}", flush=True)
     last = None
     try:
         for ev in trainer.run():

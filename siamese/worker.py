@@ -72,6 +72,9 @@ class ProcessRunner:
         methods = multiprocessing.get_all_start_methods()
         self._ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if self._ctx.get_start_method() == "forkserver":
+            # torch and the trainer imported once, in the fork server. Nothing may compute with
+            # torch there: a child forked after torch's OpenMP threads started hangs in its
+            # first parallel op (seen: MNIST's label file, 0 s of CPU for 19 minutes).
             self._ctx.set_forkserver_preload(["siamese.job"])
 
     def describe(self) -> str:

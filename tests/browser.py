@@ -57,7 +57,7 @@ def pad_box(pg, side: str) -> dict:
     return pad.bounding_box()
 
 
-def stroke_points(box: dict, stroke, steps: int = 15) -> list[tuple[float, float]]:
+def stroke_points(box: dict, stroke, steps: int = 5) -> list[tuple[float, float]]:
     """A stroke in pad fractions -> viewport points, `steps` per segment."""
     cx, cy, s = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"])
     pts = [stroke[0]]
@@ -137,6 +137,25 @@ def wait_verdict(pg, allowed=("same", "different"), settle_ms: int = 600) -> str
             return v
         assert time.monotonic() < deadline, f"verdict stuck at {v!r}: {pg.locator('#verdict').inner_text()!r}"
         pg.wait_for_timeout(100)
+
+
+def record_verdicts(pg) -> None:
+    """From now on, note every verdict the card shows (read back by `verdicts_seen`)."""
+    pg.evaluate("""() => {
+      window.__verdicts = [];
+      const note = () => {
+        const card = document.querySelector('#verdict .verdict-card');
+        const v = card ? card.dataset.verdict : '';
+        if (window.__verdicts[window.__verdicts.length - 1] !== v) window.__verdicts.push(v);
+      };
+      note();
+      new MutationObserver(note).observe(document.querySelector('#verdict'),
+                                         {subtree: true, childList: true, attributes: true, characterData: true});
+    }""")
+
+
+def verdicts_seen(pg) -> list[str]:
+    return pg.evaluate("window.__verdicts")
 
 
 def press_compare(pg) -> str:

@@ -1,12 +1,13 @@
 """Shared fixtures, and markers derived from what each test needs.
 
 MNIST comes from ./data (git-ignored); if it is missing there, the four official archives are
-copied in from ../shared/data (never written to). Under CI=true a missing MNIST or Chromium
-fails the run instead of skipping tests.
+copied in from ../shared/data (never written to); so do Omniglot's three archives, into
+./data/omniglot. Under CI=true a missing MNIST, Omniglot or Chromium fails the run instead of
+skipping tests.
 
-Markers (pytest.ini): a test that uses `data_root` (MNIST) is `integration`, one that uses the
-served page (`server`, `client`) is `app`, one that uses `browser` is `e2e`, whatever its module
-says; so `pytest -m "not integration and not app and not e2e"` is the pure unit tier.
+Markers (pytest.ini): a test that uses `data_root` (MNIST) or `omniglot_root` is `integration`,
+one that uses the served page (`server`, `client`) is `app`, one that uses `browser` is `e2e`,
+whatever its module says; so `pytest -m "not integration and not app and not e2e"` is the pure unit tier.
 """
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ CHECKPOINT = ROOT / "checkpoints" / "siamese_mnist.pt"
 ARCHIVES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-NEEDS = {"data_root": "integration", "server": "app", "client": "app", "page_server": "app", "browser": "e2e"}
+OMNIGLOT_ARCHIVES = ("images_background_small1.zip", "images_background_small2.zip", "all_runs.zip")
+NEEDS = {"data_root": "integration", "omniglot_root": "integration", "server": "app", "client": "app",
+         "page_server": "app", "browser": "e2e"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects anything
@@ -69,6 +72,37 @@ def mnist(data_root):
     return load_mnist(data_root, "cpu")
 
 
+# -- Omniglot ------------------------------------------------------------------------------------
+def find_omniglot() -> Path | None:
+    """The data root whose omniglot/ folder holds the three archives, or None."""
+    root = Path(os.environ.get("SIAMESE_DATA_DIR") or ROOT / "data")
+    folder, shared = root / "omniglot", ROOT.parent / "shared" / "data" / "omniglot"
+    if all((folder / f).exists() for f in OMNIGLOT_ARCHIVES):
+        return root
+    if all((shared / f).exists() for f in OMNIGLOT_ARCHIVES):
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in OMNIGLOT_ARCHIVES:
+            if not (folder / f).exists():
+                shutil.copyfile(shared / f, folder / f)
+        return root
+    return None
+
+
+@pytest.fixture(scope="session")
+def omniglot_root() -> Path:
+    root = find_omniglot()
+    if root is None:
+        _fail_or_skip("Omniglot archives not found in ./data/omniglot or ../shared/data/omniglot")
+    return root
+
+
+@pytest.fixture(scope="session")
+def omniglot(omniglot_root):
+    from siamese.omniglot import load_background
+
+    return load_background(omniglot_root, download=False)
+
+
 @pytest.fixture(scope="session")
 def comparator():
     from siamese import Comparator
@@ -76,14 +110,75 @@ def comparator():
     return Comparator.from_checkpoint(CHECKPOINT)
 
 
+@pytest.fixture(scope="session")
+def models(comparator, data_root):
+    """The page's model registry (demo.models.Models) with the shipped model's MNIST reference
+    built, once for every test that calls handlers directly. A test that adds a model removes it."""
+    from demo.models import SHIPPED, Models
+
+    m = Models(comparator, data_dir=data_root).start()
+    assert m.wait(180), "the MNIST reference did not build in time"
+    assert m.status(SHIPPED) == "ready", m.data_error
+    yield m
+    m.close()
+
+
+# -- training: recorded runs replayed, a real process where the process is the subject ------------
+@pytest.fixture(scope="session")
+def recordings(data_root):
+    """Real training runs, recorded once each (tests/replay.py)."""
+    from demo.retrain.slot import plan_run
+
+    from .replay import Recordings
+
+    rec = Recordings(data_root)
+    rec(plan_run("bce", 30, 2e-3))  # the page's default run, recorded here rather than inside a server's thread
+    return rec
+
+
+@pytest.fixture(scope="session")
+def training(recordings):
+    """The runner of the served page's training slot: replays by default; `real_training` for a
+    test about the training process itself."""
+    from demo.retrain.runners import pick_runner
+
+    from .replay import ReplayRunner, Switch
+
+    return Switch(ReplayRunner(recordings), pick_runner())
+
+
+@pytest.fixture
+def real_training(training):
+    """This test's page runs train in a real child process."""
+    with training.using_real() as runner:
+        yield runner
+
+
+@pytest.fixture
+def slow_replay(training):
+    """This test's page runs replay at a page run's pace (an update a second, 12 s in all): time
+    to stop or cancel one."""
+    with training.replay.paced(4.0) as replay:
+        yield replay
+
+
+@pytest.fixture
+def slower_replay(training):
+    """A page run replayed over 36 s: time for a second browser to join it."""
+    with training.replay.paced(12.0) as replay:
+        yield replay
+
+
 # -- the page, served once for every app and browser test ----------------------------------------
 @pytest.fixture(scope="session")
-def page_server(comparator, data_root):
+def page_server(comparator, data_root, training):
     """The page (demo.app.build_demo) served in-process on a free loopback port, its MNIST
-    reference built; yields the Blocks."""
+    reference built, its retraining on the `training` runner; yields the Blocks."""
+    from demo.retrain.slot import TrainingSlot
+
     from .helpers import served_demo
 
-    with served_demo(comparator=comparator, data_dir=data_root) as demo:
+    with served_demo(comparator=comparator, data_dir=data_root, slot=TrainingSlot(runner=training)) as demo:
         assert demo.models.wait(180), "the MNIST reference did not build in time"
         yield demo
 

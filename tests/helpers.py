@@ -41,7 +41,10 @@ class StubComparator:
         return (a - b).pow(2).sum(-1).sqrt()
 
     def same_probability(self, a, b):
-        return torch.sigmoid(1 - self.distance(a, b))
+        return torch.sigmoid(self.same_log_odds(a, b))
+
+    def same_log_odds(self, a, b):
+        return 1 - self.distance(a, b)
 
 
 def stub_images(descriptors) -> torch.Tensor:
@@ -174,6 +177,7 @@ def served_demo(**build_kwargs):
         yield demo
     finally:
         demo.close()
+        demo.models.close()
 
 
 def compare(client, a, b):

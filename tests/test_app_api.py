@@ -13,9 +13,9 @@ from .helpers import bad_files, compare
 pytestmark = pytest.mark.app
 
 
-def test_only_compare_retrain_and_the_class_endpoints_are_public(client):
+def test_only_compare_one_shot_retrain_and_the_class_endpoints_are_public(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert sorted(endpoints) == ["/class_retrain_api", "/compare", "/retrain_api", "/watch_class"]
+    assert sorted(endpoints) == ["/class_retrain_api", "/compare", "/one_shot", "/retrain_api", "/watch_class"]
 
 
 def test_same_digit_twice_is_same(client):

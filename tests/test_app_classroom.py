@@ -18,7 +18,7 @@ def watch(server, code, out: list):
         out.append((time.monotonic(), update))
 
 
-def test_three_screens_follow_one_shared_run_and_a_late_joiner_gets_the_curve(server):
+def test_three_screens_follow_one_shared_run_and_a_late_joiner_gets_the_curve(server, slow_replay):
     from gradio_client import Client
 
     teacher = Client(server, verbose=False).submit(loss="bce", seconds=5, lr=2e-3, init="scratch",

@@ -1,6 +1,7 @@
 """/retrain_api through gradio_client against a server launched in-process: progress streams from
 a training process of its own, cancel frees the machine, a killed training process is an error
-and the next run works, a second client queues, /compare keeps answering meanwhile.
+and the next run works, a second client queues, /compare keeps answering meanwhile. Runs replay
+recorded training (tests/replay.py) except where the training process is the subject.
 
 (That the retrained model becomes the session's model in Compare is tested at the handler level
 in test_demo_retrain.py: session state is not reachable through the API.)"""
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from demo.examples import example_pairs
-from demo.retrain.slot import MAX_SECONDS_ENV, machine_slot
+from demo.retrain.slot import MAX_SECONDS_ENV
 from siamese.checkpoint import excluded_digits, load_checkpoint
 
 from .helpers import compare
@@ -33,10 +34,16 @@ def submit(client, seconds, loss="bce", lr=2e-3, init="scratch", **more):
     return client.submit(loss=loss, seconds=seconds, lr=lr, init=init, api_name="/retrain_api", **more)
 
 
-def wait_free(timeout: float = 10.0) -> float:
+@pytest.fixture
+def slot(page_server):
+    """The served page's training slot."""
+    return page_server.retrain.slot
+
+
+def wait_free(slot, timeout: float = 10.0) -> float:
     """Seconds until no run holds the machine."""
     t0 = time.monotonic()
-    while machine_slot().current is not None:
+    while slot.current is not None:
         assert time.monotonic() - t0 < timeout, "the training slot was not freed"
         time.sleep(0.05)
     return time.monotonic() - t0
@@ -50,7 +57,7 @@ def first_update(job, timeout: float = 60.0):
     return job.outputs()[0]
 
 
-def test_retrain_streams_progress_and_returns_a_checkpoint(client):
+def test_retrain_streams_progress_and_returns_a_checkpoint(client, slot, real_training):
     updates = list(submit(client, seconds=4))
     progress = [u[0] for u in updates]
     assert len(progress) >= 3
@@ -67,10 +74,10 @@ def test_retrain_streams_progress_and_returns_a_checkpoint(client):
     assert all(u[1] is None for u in updates[:-1])
     # called as before exclude_digits existed: nothing hidden, no split figures
     assert final["exclude_digits"] == [] and final["unseen_pair_accuracy"] is None and excluded_digits(ckpt) == ()
-    wait_free()
+    wait_free(slot)
 
 
-def test_retrain_without_some_digits_streams_seen_and_unseen_accuracy(client):
+def test_retrain_without_some_digits_streams_seen_and_unseen_accuracy(client, slot):
     updates = list(submit(client, seconds=4, exclude_digits="7,8,9"))
     progress = [u[0] for u in updates]
     assert all(p["exclude_digits"] == [7, 8, 9] for p in progress)
@@ -82,7 +89,7 @@ def test_retrain_without_some_digits_streams_seen_and_unseen_accuracy(client):
     assert final["status"] == "done"
     _, ckpt = load_checkpoint(path)
     assert excluded_digits(ckpt) == (7, 8, 9) and ckpt["step"] == final["step"]
-    wait_free()
+    wait_free(slot)
 
 
 def test_the_api_documents_its_parameters(client):
@@ -99,7 +106,7 @@ def test_the_server_caps_the_length(client, monkeypatch):
     assert final["seconds"] == 2 and final["elapsed_s"] < 10
 
 
-def test_bad_parameters_are_errors(client):
+def test_bad_parameters_are_errors(client, slot):
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="loss must be one of"):
@@ -108,17 +115,17 @@ def test_bad_parameters_are_errors(client):
         submit(client, seconds=2, init="yesterday").result()
     with pytest.raises(AppError, match="all ten"):
         submit(client, seconds=2, exclude_digits="0,1,2,3,4,5,6,7,8,9").result()
-    assert machine_slot().current is None
+    assert slot.current is None
 
 
-def test_cancel_ends_the_run_and_frees_the_slot(client):
+def test_cancel_ends_the_run_and_frees_the_slot(client, slot, slow_replay):
     job = submit(client, seconds=120)
     first_update(job)
-    run = machine_slot().current
+    run = slot.current
     assert run is not None and run.alive
     t0 = time.monotonic()
     job.cancel()
-    freed = wait_free(timeout=10)
+    freed = wait_free(slot, timeout=10)
     assert run.stopped_by in ("abandoned", "orphaned")
     # "within a second or two": the generator closes at its next update (~1 s), then one step
     assert time.monotonic() - t0 < 5, f"slot freed {freed:.1f} s after cancel"
@@ -127,7 +134,7 @@ def test_cancel_ends_the_run_and_frees_the_slot(client):
     assert final["status"] == "done"
 
 
-def test_a_killed_training_process_is_an_error_and_the_next_run_works(client):
+def test_a_killed_training_process_is_an_error_and_the_next_run_works(client, slot, real_training):
     from gradio_client.exceptions import AppError
 
     job = submit(client, seconds=60)
@@ -135,18 +142,18 @@ def test_a_killed_training_process_is_an_error_and_the_next_run_works(client):
     os.kill(pid, signal.SIGKILL)  # the OOM killer, say
     with pytest.raises(AppError, match="killed"):
         job.result()
-    wait_free()
+    wait_free(slot)
     assert compare(client, *example_pairs()[0])["same"] is True  # the server did not notice
     final, _ = list(submit(client, seconds=2))[-1]
     assert final["status"] == "done" and final["pid"] != pid
 
 
-def test_a_second_client_queues_while_compare_keeps_answering(server):
+def test_a_second_client_queues_while_compare_keeps_answering(server, slot, slow_replay):
     from gradio_client import Client
     from gradio_client.utils import Status
 
     alice, bob, carol = (Client(server, verbose=False) for _ in range(3))
-    job_a = submit(alice, seconds=6)
+    job_a = submit(alice, seconds=6)  # a replay lasting 12 s
     first_update(job_a)
     job_b = submit(bob, seconds=2)
     seen = set()
@@ -163,5 +170,5 @@ def test_a_second_client_queues_while_compare_keeps_answering(server):
     assert final_b["status"] == "done"
     # /compare kept answering during the run; the real figures are in the issue report
     assert len(latencies) >= 5 and float(np.percentile(latencies, 50)) < 2.0, latencies
-    wait_free()
+    wait_free(slot)
 

@@ -14,15 +14,15 @@ import pytest
 from demo.classroom.classes import CODE_ALPHABET, CODE_LENGTH, ClassError, ClassRoom, new_code, normalise_code
 from demo.classroom.handlers import ClassHandlers, link, progress
 from demo.classroom.views import qr_svg, share_html
-from demo.models import SHIPPED, Models
+from demo.models import SHIPPED, ModelGone, Models
 from demo.retrain.handlers import RetrainHandlers
 from demo.retrain.record import RunRecord
 from demo.retrain.sessions import SessionModel, SessionModels
 from demo.retrain.slot import TrainingSlot
 from siamese.job import JobUpdate
-from siamese.worker import ProcessRunner
 
 from .conftest import CHECKPOINT
+from .replay import ReplayRunner
 
 
 def req(session: str, query: dict | None = None):
@@ -86,7 +86,9 @@ def test_a_shared_model_is_every_joiners_model_until_the_class_expires(comparato
     clock.now += 2 * 3600  # two hours on: the class, its model and its file are gone
     with pytest.raises(ClassError, match="No class"):
         room.join(cls.code, "carol")
-    assert models.label(cls.model_key) is None and models.comparator(cls.model_key) is models.comparator(SHIPPED)
+    assert models.label(cls.model_key) is None and not models.alive(cls.model_key)
+    with pytest.raises(ModelGone, match=f"class {cls.code} has ended"):  # a page showing it says why
+        models.comparator(cls.model_key)
     assert not cls.path.exists() and len(room) <= 1
 
 
@@ -104,12 +106,12 @@ def test_limits_on_classes_and_screens(comparator, tmp_path):
         room.join("  ", "d")
 
 
-# -- a class following a real run -----------------------------------------------------------------------
+# -- a class following a run (recorded, replayed as slowly as it trained) -----------------------------------
 @pytest.fixture
-def setup(comparator, data_root, tmp_path):
+def setup(comparator, data_root, tmp_path, recordings):
     models = Models(comparator)
-    retrain = RetrainHandlers(models, TrainingSlot(runner=ProcessRunner(nice=0)), SessionModels(models, tmp_path / "s"),
-                              data_root, {"tiny": 4.0, "long": 60.0})
+    retrain = RetrainHandlers(models, TrainingSlot(runner=ReplayRunner(recordings, pace=1.0)),
+                              SessionModels(models, tmp_path / "s"), data_root, {"tiny": 4.0, "long": 60.0})
     return models, ClassHandlers(ClassRoom(models, tmp_path / "c"), retrain)
 
 

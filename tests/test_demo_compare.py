@@ -2,7 +2,9 @@
 Compare tab's Python side, no server."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -13,20 +15,16 @@ from demo.compare import handlers
 from demo.compare import views as compare_views
 from demo.examples import example_pairs
 from demo.inputs import DRAW, EMPTY_SKETCH, UPLOAD, digit_upload, side_image, sketch_image
-from demo.models import SHIPPED, Models
+from demo.models import SHIPPED, ModelGone, Models
+from demo.retrain.handlers import RetrainHandlers
+from demo.teach.common import status_html
+from siamese import data
+from siamese.config import TrainConfig
 
 from .helpers import bad_files, blank_sketch, sketch
 
 
 # -- fixtures ----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def models(comparator, data_root):
-    m = Models(comparator, data_dir=data_root).start()
-    assert m.wait(180), "the MNIST reference did not build in time"
-    assert m.status(SHIPPED) == "ready", m.data_error
-    return m
-
-
 @pytest.fixture(scope="module")
 def offline_models(comparator, tmp_path_factory):
     m = Models(comparator, data_dir=tmp_path_factory.mktemp("no_mnist"), download=False).start()
@@ -34,13 +32,14 @@ def offline_models(comparator, tmp_path_factory):
     return m
 
 
-def run(models, a, b, mode_a=DRAW, mode_b=DRAW, threshold=None, strict=False):
-    t = models.comparator(SHIPPED).threshold if threshold is None else threshold
+def run(models, a, b, mode_a=DRAW, mode_b=DRAW, threshold=None, strict=False, view=None, key=SHIPPED):
+    """handlers.show for side A holding `a` and side B `b` (a drawing or an upload's path)."""
     ua = a if mode_a == UPLOAD else None
     ub = b if mode_b == UPLOAD else None
     sa = a if mode_a == DRAW else EMPTY_SKETCH
     sb = b if mode_b == DRAW else EMPTY_SKETCH
-    return handlers.compare_sides(models, SHIPPED, sa, ua, mode_a, sb, ub, mode_b, t, strict=strict)
+    view = view if view is not None else handlers.CompareView(key)
+    return handlers.show(models, key, view, sa, ua, mode_a, sb, ub, mode_b, threshold, strict=strict)
 
 
 def verdict_of(outputs) -> str:
@@ -48,16 +47,20 @@ def verdict_of(outputs) -> str:
     return html.split('data-verdict="', 1)[1].split('"', 1)[0]
 
 
-# -- compare_sides -----------------------------------------------------------------------------
+SKIP = type(gr.skip())
+
+
+# -- show: the tab's one handler ----------------------------------------------------------------
 def test_same_digit_drawn_twice_is_same(models):
     out = run(models, sketch("7"), sketch("7"))
     assert verdict_of(out) == "same"
-    verdict, view_a, view_b, plot, nn_a, nn_b, shown = out
+    verdict, view_a, view_b, plot, nn_a, nn_b, slider, view, key, note = out
     assert view_a.shape == view_b.shape == (224, 224) and view_a.dtype == np.uint8
-    assert shown.distance <= models.comparator(SHIPPED).threshold
+    assert view.shown.distance <= models.comparator(SHIPPED).threshold
     assert 'data-ready="1"' in plot and 'id="pair-marker"' in plot
-    assert "8 of 8 are 7s" in nn_a or "of 8 are 7s" in nn_a
+    assert "of 8 are 7s" in nn_a
     assert "A looks like a <b>7</b>" in verdict
+    assert isinstance(key, SKIP) and isinstance(note, SKIP)  # the model is here: nothing to switch
 
 
 def test_different_digits_are_different(models):
@@ -71,7 +74,7 @@ def test_an_upload_and_a_drawing_compare(models):
     assert verdict_of(run(models, a, sketch("7"), mode_a=UPLOAD)) == "same"
     assert verdict_of(run(models, a, b, mode_a=UPLOAD, mode_b=UPLOAD)) == "same"
     # The side's mode decides: an upload lying in a hidden tab does not count.
-    out = handlers.compare_sides(models, SHIPPED, EMPTY_SKETCH, a, DRAW, sketch("7"), None, DRAW, 0.0)
+    out = handlers.show(models, SHIPPED, None, EMPTY_SKETCH, a, DRAW, sketch("7"), None, DRAW, 0.0)
     assert verdict_of(out) == "hint"
 
 
@@ -88,35 +91,61 @@ def test_example_pairs_teach_the_obvious_cases(models):
     assert verdict_of(run(models, *pairs[1], mode_a=UPLOAD, mode_b=UPLOAD)) == "different"  # 7 / 1
 
 
-def test_threshold_moves_the_verdict(models):
-    out = run(models, sketch("7"), sketch("1"))
-    shown = out[-1]
-    verdict, plot = handlers.rethreshold(models, SHIPPED, shown, shown.distance + 1.0)
-    assert 'data-verdict="same"' in verdict and "called same" in plot
-    verdict, _ = handlers.rethreshold(models, SHIPPED, shown, shown.distance - 1.0)
-    assert 'data-verdict="different"' in verdict
-    # Nothing compared yet: the verdict card is left alone, the plot redrawn.
-    verdict, plot = handlers.rethreshold(models, SHIPPED, None, 1.0)
-    assert isinstance(verdict, type(gr.skip())) and "svg" in plot
+def test_threshold_moves_the_verdict_without_recomputing_the_sides(models):
+    first = run(models, sketch("7"), sketch("1"))
+    view = first[7]
+    d = view.shown.distance
+    out = run(models, sketch("7"), sketch("1"), threshold=d + 1.0, view=view)
+    assert verdict_of(out) == "same" and "called same" in out[3]
+    assert out[7].a is view.a and out[7].b is view.b  # both sides kept: no new preprocessing or embedding
+    assert all(isinstance(x, SKIP) for x in (out[1], out[2], out[4], out[5]))  # views, neighbours unchanged
+    assert verdict_of(run(models, sketch("7"), sketch("1"), threshold=d - 1.0, view=out[7])) == "different"
+
+
+def test_a_side_that_did_not_change_is_kept_and_not_sent_again(models):
+    view = run(models, sketch("7"), sketch("1"))[7]
+    out = run(models, sketch("7"), sketch("7"), threshold=models.comparator(SHIPPED).threshold,
+              view=view)
+    assert verdict_of(out) == "same"
+    assert out[7].a is view.a and out[7].b is not view.b
+    assert isinstance(out[1], SKIP) and isinstance(out[4], SKIP)  # A's view and neighbours stay
+    assert out[2] is not None and not isinstance(out[2], SKIP) and "are 7s" in out[5]
+
+
+def test_a_new_model_puts_the_slider_on_its_own_threshold(models, comparator):
+    view = run(models, sketch("7"), sketch("1"))[7]
+    key = models.add(comparator, label="another model")
+    try:
+        out = handlers.show(models, key, view, sketch("7"), None, DRAW, sketch("1"), None, DRAW,
+                            comparator.threshold + 5)
+        slider = out[6]
+        assert isinstance(slider, gr.Slider) and abs(slider.value - comparator.threshold) < slider.step
+        assert out[7].key == key and out[7].a is not view.a  # its own descriptors
+        # The same model again: the learner's threshold stands.
+        again = handlers.show(models, key, out[7], sketch("7"), None, DRAW, sketch("1"), None, DRAW,
+                              slider.value + 1)
+        assert isinstance(again[6], SKIP) and f"{slider.value + 1:.3g}" in again[0]
+    finally:
+        models.remove(key)
 
 
 @pytest.mark.parametrize("a, b, expect", [
     (None, None, "two digits"), ("7", None, "digit B"), (None, "7", "digit A"),
 ])
-def test_missing_side_is_a_hint_then_an_error(models, a, b, expect):
+def test_missing_side_is_a_hint_and_the_button_warns(models, a, b, expect):
     sa = sketch(a) if a else EMPTY_SKETCH
     sb = sketch(b) if b else EMPTY_SKETCH
     out = run(models, sa, sb)
     assert verdict_of(out) == "hint" and expect in out[0]
-    assert out[1] is None and out[-1] is None
-    with pytest.raises(gr.Error, match=expect):
+    assert out[1] is None and out[7].shown is None
+    with pytest.warns(UserWarning, match=expect):  # gr.Warning outside a server
         run(models, sa, sb, strict=True)
 
 
 def test_blank_canvas_is_a_hint_not_an_error(models):
     out = run(models, blank_sketch(), sketch("4"))
     assert verdict_of(out) == "hint" and "Digit A" in out[0] and "blank" in out[0]
-    with pytest.raises(gr.Error, match="Digit A: the image looks blank"):
+    with pytest.warns(UserWarning, match="Digit A: the image looks blank"):
         run(models, blank_sketch(), sketch("4"), strict=True)
 
 
@@ -126,10 +155,26 @@ def test_bad_uploads_say_which_side_and_why(models, tmp_path_factory, name):
     out = run(models, sketch("7"), str(path), mode_b=UPLOAD)
     assert verdict_of(out) in ("hint", "error") and phrase in out[0] and "Digit B" in out[0]
     assert str(path.parent) not in out[0]  # no server paths on the page
-    with pytest.raises(gr.Error, match=f"Digit B: .*{phrase}"):
+    with pytest.warns(UserWarning, match=f"Digit B: .*{phrase}"):
         run(models, sketch("7"), str(path), mode_b=UPLOAD, strict=True)
-    # and the next request is served as usual
-    assert verdict_of(run(models, sketch("7"), sketch("7"))) == "same"
+    # and the next request is served as usual, in the same view
+    assert verdict_of(run(models, sketch("7"), sketch("7"), view=out[7])) == "same"
+
+
+def test_a_model_that_left_the_server_is_said_and_replaced_everywhere(models, comparator):
+    key = models.add(comparator, label="your retrained model (test)")
+    view = run(models, sketch("7"), sketch("7"), key=key)[7]
+    assert view.key == key
+    models.remove(key, "the server keeps 8 retrained models at most, and this one was the oldest")
+    own = models.comparator(SHIPPED).threshold
+    out = handlers.show(models, key, view, sketch("7"), None, DRAW, sketch("1"), None, DRAW, own + 3)
+    verdict, *_, slider, new_view, new_key, note = out
+    assert new_key == SHIPPED and new_view.key == SHIPPED
+    assert "Your retrained model (test) is no longer on this server" in note and "the oldest" in note
+    assert isinstance(slider, gr.Slider) and abs(slider.value - own) < slider.step  # its threshold, not the old one
+    assert verdict_of(out) == "different"
+    with pytest.raises(ModelGone, match="oldest"):
+        models.comparator(key)
 
 
 # -- the API function --------------------------------------------------------------------------
@@ -164,6 +209,40 @@ def test_without_mnist_everything_else_works(offline_models):
     assert "not available" in out[4] and "guesses" not in out[0]
 
 
+def test_while_mnist_downloads_the_page_says_from_where(comparator, tmp_path, monkeypatch):
+    """On a Space MNIST comes from the Hub at every start: the page says so while it waits, and
+    a retrain asked for meanwhile is told to wait, not that there is no data."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow_hub(root):
+        started.set()
+        release.wait(60)
+        raise OSError("offline")
+
+    monkeypatch.setenv("SPACE_ID", "teacher/siamese-digits")
+    monkeypatch.delenv(data.SOURCE_ENV, raising=False)
+    monkeypatch.setitem(data.FETCHERS, "hub", slow_hub)
+    monkeypatch.setitem(data.FETCHERS, "torchvision", lambda root: (_ for _ in ()).throw(OSError("HTTP 403")))
+    m = Models(comparator, data_dir=tmp_path, download=True).start()
+    try:
+        assert started.wait(60)
+        assert m.status(SHIPPED) == "loading"
+        assert m.loading_text() == "Downloading MNIST from the Hugging Face Hub (ylecun/mnist)"
+        assert "Downloading MNIST from the Hugging Face Hub (ylecun/mnist) for the map" in status_html("loading", m, "the map")
+
+        def no_data(*args):
+            raise data.DataUnavailableError("not yet")
+
+        h = RetrainHandlers(m, SimpleNamespace(start=no_data), None)
+        with pytest.raises(gr.Error) as e:
+            h._start(TrainConfig(), "someone", None)
+        assert e.value.title == "Not ready yet" and "Downloading MNIST from the Hugging Face Hub" in e.value.message
+    finally:
+        release.set()
+    assert m.wait(60)
+    assert m.status(SHIPPED) == "unavailable" and "the download failed" in m.data_error and m.data_step is None
+
+
 # -- inputs ------------------------------------------------------------------------------------
 def test_a_side_means_the_input_of_its_front_tab():
     assert sketch_image(None) is None and sketch_image(EMPTY_SKETCH) is None
@@ -184,6 +263,27 @@ def test_digit_upload_does_not_decode(tmp_path):
     assert up.preprocess(ImageData(path=str(junk))) == str(junk)
     assert up.preprocess(None) is None
     assert up.preprocess(ImageData(url="data:image/png;base64,aGVsbG8=")) == b"hello"
+
+
+def test_a_digit_pad_hands_over_its_composite_as_png_bytes_only(tmp_path):
+    from gradio.components.image_editor import EditorData, EditorDataBlobs
+    from gradio.data_classes import FileData
+
+    from demo.inputs import digit_pad
+
+    pad = digit_pad("t")
+    png = tmp_path / "composite.png"
+    png.write_bytes(b"\x89PNG composite")  # never decoded here
+    sent = pad.preprocess(EditorData(background=FileData(path=str(tmp_path / "nope.png")), layers=[],
+                                     composite=FileData(path=str(png))))
+    assert sent == {"background": None, "layers": [], "composite": b"\x89PNG composite"}
+    pad.blob_storage["x1"] = EditorDataBlobs(background=None, layers=[], composite=b"blob bytes")
+    assert pad.preprocess(EditorData(id="x1", background=None, layers=[], composite=None))["composite"] == b"blob bytes"
+    assert "x1" not in pad.blob_storage  # taken, as Gradio's own preprocess does
+    assert pad.preprocess(EditorData(background=None, layers=[], composite=None)) == EMPTY_SKETCH
+    assert pad.preprocess(None) is None and sketch_image(sent) == b"\x89PNG composite"
+    # the same drawing sent again is the same side: hashed, not decoded
+    assert handlers.identity(sketch_image(sent)) == handlers.identity(b"\x89PNG composite")
 
 
 # -- views -------------------------------------------------------------------------------------

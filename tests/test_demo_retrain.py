@@ -2,7 +2,6 @@
 demo.retrain.handlers, called the way Gradio calls them (a request with a session hash)."""
 from __future__ import annotations
 
-import threading
 from types import SimpleNamespace
 
 import gradio as gr
@@ -11,7 +10,7 @@ import pandas as pd
 import pytest
 
 from demo.banner import banner_update
-from demo.compare.handlers import switch_model
+from demo.compare import handlers
 from demo.inputs import DRAW, EMPTY_SKETCH
 from demo.models import SHIPPED, Models
 from demo.retrain import views as rv
@@ -21,9 +20,9 @@ from demo.retrain.sessions import SessionModels
 from demo.retrain.slot import TrainingSlot
 from siamese.checkpoint import excluded_digits, load_checkpoint
 from siamese.job import JobUpdate
-from siamese.worker import ProcessRunner
 
 from .helpers import sketch
+from .replay import ReplayRunner
 
 
 def event(step=10, elapsed=2.0, acc=0.8, done=False, n=50, seed=0, seen=None, unseen=None) -> JobUpdate:
@@ -139,16 +138,11 @@ def no_progress(*args, **kwargs):
     pass
 
 
-@pytest.fixture(scope="module")
-def models(comparator, data_root):
-    m = Models(comparator, data_dir=data_root).start()
-    assert m.wait(180)
-    return m
-
-
 @pytest.fixture
-def h(models, data_root, tmp_path):
-    return RetrainHandlers(models, TrainingSlot(runner=ProcessRunner(nice=0)), SessionModels(models, tmp_path),
+def h(models, data_root, tmp_path, recordings):
+    """The tab's handlers, training with recorded runs replayed four times as fast (the handlers
+    are the subject here; the training process has tests of its own)."""
+    return RetrainHandlers(models, TrainingSlot(runner=ReplayRunner(recordings)), SessionModels(models, tmp_path),
                            data_root, {"tiny": 3.0, "long": 60.0})
 
 
@@ -178,9 +172,9 @@ def test_train_streams_plots_and_ends_with_a_session_model(h, models):
     assert prop(start, "interactive") is True and prop(stop, "interactive") is False
 
     # the page: banner on, switch buttons, download of a loadable checkpoint
-    row, banner = banner_update(models, key)
-    assert prop(row, "visible") is True and "Using your retrained model" in banner
-    assert "cross-entropy" in banner and "for this tab only" in banner
+    row, banner, back, _ = banner_update(models, key)
+    assert prop(row, "visible") is True and "Using your retrained model" in banner and prop(back, "visible")
+    assert "cross-entropy" in banner
     card, use_shipped, use_mine, download = h.show_model(key, request=req("alice"))
     assert 'data-model="mine"' in card
     assert prop(use_shipped, "visible") is True and prop(use_mine, "visible") is False
@@ -188,7 +182,7 @@ def test_train_streams_plots_and_ends_with_a_session_model(h, models):
     assert ckpt["train_config"]["loss"] == "bce" and ckpt["train_config"]["max_seconds"] == 3.0
     assert ckpt["train_config"].get("data_dir") is None  # no server paths in a download
     # another session sees nothing of it
-    row, banner = banner_update(models, SHIPPED)
+    row, banner, _, _ = banner_update(models, SHIPPED)
     card, *_ = h.show_model(SHIPPED, request=req("bob"))
     assert prop(row, "visible") is False and banner == "" and 'data-model="shipped"' in card
 
@@ -198,9 +192,10 @@ def test_train_streams_plots_and_ends_with_a_session_model(h, models):
     assert prop(use_mine, "visible") is True and 'data-model="shipped"' in card
     assert h.use_mine(request=req("alice")) == key and h.use_mine(request=req("bob")) == SHIPPED
 
-    # closing the tab frees it
+    # closing the tab leaves it waiting a while for a reload to take it back
     h.unload(request=req("alice"))
-    assert h.sessions.get("alice") is None and models.comparator(key) is models.comparator(SHIPPED)
+    assert h.sessions.get("alice") is None and key in h.sessions and models.alive(key)
+    assert h.sessions.adopt("alice after F5", key) is not None
 
 
 @pytest.mark.integration
@@ -217,7 +212,7 @@ def test_hidden_digits_reach_the_runs_config_curves_map_and_model(h, models):
     assert "never-seen pairs" in outs[-1][1]
     key = outs[-1][5]
     assert excluded_digits(models.comparator(key).checkpoint) == (7, 8, 9)  # the run's TrainConfig
-    row, banner = banner_update(models, key)
+    row, banner, _, _ = banner_update(models, key)
     assert "trained without 7, 8, 9" in banner
     assert "never saw 7, 8, 9" in h.show_model(key, request=req("alice"))[0]
 
@@ -239,21 +234,19 @@ def test_digits_that_cannot_be_hidden_are_clear_errors(h):
 def test_compare_uses_the_session_model_after_a_retrain(h, models):
     key = train(h)[-1][5]
     new, shipped = models.comparator(key), models.comparator(SHIPPED)
-    slider, verdict, view_a, view_b, plot, nn_a, nn_b, shown, timer, shown_key = switch_model(
-        models, key, sketch("7"), None, DRAW, sketch("1"), None, DRAW, SHIPPED)
+    before = handlers.show(models, SHIPPED, None, sketch("7"), None, DRAW, sketch("1"), None, DRAW, shipped.threshold)
+    verdict, view_a, view_b, plot, nn_a, nn_b, slider, view, _, _ = handlers.show(
+        models, key, before[7], sketch("7"), None, DRAW, sketch("1"), None, DRAW, shipped.threshold)
     assert prop(slider, "value") == pytest.approx(new.threshold, rel=0.05, abs=1e-3)
     assert prop(slider, "minimum") <= new.threshold <= prop(slider, "maximum")
     expected = new.compare(sketch("7")["composite"], sketch("1")["composite"]).distance
-    assert shown.distance == pytest.approx(expected, rel=1e-4)
-    assert shown.distance != pytest.approx(shipped.compare(sketch("7")["composite"], sketch("1")["composite"]).distance)
-    assert prop(timer, "active") is True  # the tab's poll fetches the new model's reference
-    assert shown_key == key
-    # The model Compare shows already (every page load asks): nothing changes, nothing is redone.
-    same = switch_model(models, key, sketch("7"), None, DRAW, sketch("1"), None, DRAW, key)
-    assert same == (gr.skip(),) * 10
+    assert view.shown.distance == pytest.approx(expected, rel=1e-4)
+    assert view.shown.distance != pytest.approx(shipped.compare(sketch("7")["composite"],
+                                                                sketch("1")["composite"]).distance)
+    assert view.key == key
     # back to the shipped model, nothing drawn: a hint, no error
-    out = switch_model(models, SHIPPED, EMPTY_SKETCH, None, DRAW, EMPTY_SKETCH, None, DRAW, key)
-    assert 'data-verdict="hint"' in out[1] and out[-1] == SHIPPED
+    out = handlers.show(models, SHIPPED, view, EMPTY_SKETCH, None, DRAW, EMPTY_SKETCH, None, DRAW, new.threshold)
+    assert 'data-verdict="hint"' in out[0] and out[7].key == SHIPPED
 
 
 @pytest.mark.integration
@@ -285,8 +278,11 @@ def test_a_closed_generator_stops_the_run_and_frees_the_slot(h):
 
 @pytest.mark.integration
 def test_unload_stops_a_run_in_progress(h):
-    threading.Timer(2.5, h.unload, kwargs={"request": req("alice")}).start()
-    outs = train(h, length="long")
+    def close_tab(out, outs):
+        if len(outs) == 2:  # training has started
+            h.unload(request=req("alice"))
+
+    outs = train(h, length="long", on_update=close_tab)
     assert 'data-kind="error"' in outs[-1][0]  # abandoned: nothing kept, said so
     assert h.slot.current is None and h.sessions.get("alice") is None
 
@@ -314,7 +310,7 @@ def test_bad_requests_are_errors(h, tmp_path, models):
         train(h, length="forever")
     with pytest.raises(gr.Error, match="loss must be one of"):
         train(h, loss="hinge")
-    no_data = RetrainHandlers(models, TrainingSlot(runner=ProcessRunner(nice=0)), SessionModels(models, tmp_path / "s"),
+    no_data = RetrainHandlers(models, TrainingSlot(runner=h.slot.runner), SessionModels(models, tmp_path / "s"),
                               tmp_path / "empty", {"tiny": 3.0})
     with pytest.raises(gr.Error, match="MNIST"):
         train(no_data)
@@ -328,7 +324,7 @@ def test_start_from_the_session_model(h, models):
     first_acc = next(o[1] for o in outs if isinstance(o[1], str) and "test pair accuracy" in o[1]
                      and 'data-step="0"' not in o[1])
     assert outs[-1][5] != key  # a new model replaced the old one
-    assert models.comparator(key) is models.comparator(SHIPPED)
+    assert "a newer run in the same tab replaced it" in models.gone(key).reason
     assert first_acc
 
 

@@ -1,29 +1,33 @@
-"""demo.retrain.runners: the training job run the way ZeroGPU runs it (a forked worker, arguments
-and every yield pickled through multiprocessing queues, on CPU here), and the ZeroGPU runner's
-fallback to the CPU when a GPU is refused.
+"""demo.retrain.runners: the training job run the way ZeroGPU runs it, the ZeroGPU runner's
+fallback to the CPU when a GPU is refused, and the quota a run takes.
 
-No ZeroGPU exists on this machine, so `spaces.GPU` is emulated from its documented behaviour
-(spaces 0.51: fork, pickled arguments and results, generators streamed, refusals raised as
-gr.Error titled "ZeroGPU ..."); the job, the pickling and the fallback are the real ones."""
+No ZeroGPU exists on this machine, so `spaces` is tests/fake_spaces.py, a stand-in modelled on
+spaces 0.51.3 (a daemonic forked worker running the task in a thread, the duration scaled by
+the hardware's factor, titled refusals at the first next() before any fork, a worker's own
+exceptions hidden behind "ZeroGPU worker error"); its own tests come first. The job, the
+pickling and the fallback are the real ones."""
 from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
+import threading
 import time
-import types
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
 
 from demo.retrain import runners
-from demo.retrain.runners import RunnerNote, ZeroGPURunner, gpu_job, gpu_seconds
+from demo.retrain.runners import RunnerNote, ZeroGPURunner, gpu_job, gpu_seconds, quota_seconds
+from demo.retrain.slot import PRESETS
+from demo.retrain.tab import quota_info
 from siamese.checkpoint import checkpoint_from_bytes, make_checkpoint, model_from_checkpoint
 from siamese.config import TrainConfig
 from siamese.job import JobResult, JobUpdate
-from siamese.worker import ProcessRunner
+from siamese.worker import ProcessRunner, TrainingFailed
 
+from . import fake_spaces as fake_spaces_module
 from .conftest import CHECKPOINT
 
 
@@ -31,43 +35,99 @@ def small(seconds: float = 60.0) -> TrainConfig:
     return TrainConfig(epochs=1000, max_seconds=seconds, batch_size=64, eval_every=0.3, eval_size=200)
 
 
-def _worker(args_q, out_q):
-    """What a ZeroGPU worker does with a generator function: call it with the unpickled
-    arguments, put every item on the queue (pickled by multiprocessing's own pickler)."""
-    fn, args, kwargs = args_q.get()
-    try:
-        for item in fn(*args, **kwargs):
-            out_q.put(("item", item))
-        out_q.put(("end", None))
-    except Exception as e:
-        out_q.put(("error", f"{type(e).__name__}: {e}"))
+@pytest.fixture
+def fake_spaces(monkeypatch):
+    return fake_spaces_module.install(monkeypatch)
 
 
-def in_forked_worker(fn, *args, **kwargs):
-    """fn(*args, **kwargs) streamed from a forked process, as @spaces.GPU does."""
-    ctx = multiprocessing.get_context("fork")
-    args_q, out_q = ctx.Queue(), ctx.Queue()
-    proc = ctx.Process(target=_worker, args=(args_q, out_q), daemon=True)
-    proc.start()
-    args_q.put((fn, args, kwargs))
-    try:
-        while True:
-            kind, item = out_q.get(timeout=120)
-            if kind == "error":
-                raise RuntimeError(item)
-            if kind == "end":
-                return
-            yield item
-    finally:
-        proc.join(10)
+# -- the stand-in behaves like spaces 0.51.3 ---------------------------------------------------------
+def where_am_i():
+    yield os.getpid(), threading.current_thread() is threading.main_thread(), multiprocessing.current_process().daemon
 
 
-def test_the_gpu_job_crosses_a_forked_worker_with_pickled_arguments_and_results(data_root, tmp_path, comparator):
+def start_a_child():
+    proc = multiprocessing.get_context("fork").Process(target=time.sleep, args=(0,))
+    proc.start()  # a daemonic process may not
+    proc.join()
+    yield "started"
+
+
+def fails(exc):
+    def task():
+        raise exc
+        yield
+
+    return task
+
+
+def test_the_fake_worker_is_a_daemonic_forked_process_running_the_task_in_a_thread(fake_spaces):
+    pid, main_thread, daemonic = next(fake_spaces.GPU(duration=10)(where_am_i)())
+    assert pid != os.getpid() and not main_thread and daemonic
+
+
+def test_the_fake_worker_may_not_start_multiprocessing_children(fake_spaces):
+    with pytest.raises(gr.Error) as e:
+        list(fake_spaces.GPU(duration=10)(start_a_child)())
+    assert (e.value.title, e.value.message) == ("ZeroGPU worker error", "AssertionError")
+
+
+def test_the_fake_hides_a_workers_exception_behind_its_class_name_but_passes_gr_errors(fake_spaces):
+    with pytest.raises(gr.Error) as e:
+        list(fake_spaces.GPU(duration=10)(fails(ValueError("the details")))())
+    assert (e.value.title, e.value.message) == ("ZeroGPU worker error", "ValueError")
+    with pytest.raises(gr.Error) as e:
+        list(fake_spaces.GPU(duration=10)(fails(gr.Error("the details", title="Mine")))())
+    assert (e.value.title, e.value.message) == ("Mine", "the details")
+
+
+def test_the_fake_refuses_at_the_first_next_before_any_fork_and_scales_the_duration(fake_spaces):
+    fake_spaces.quota_left = 74
+    gen = fake_spaces.GPU(duration=lambda n: n)(where_am_i_n)(50)
+    assert fake_spaces.requested == [] and fake_spaces.forks == 0  # a call alone does nothing
+    with pytest.raises(gr.Error) as e:
+        next(gen)
+    assert e.value.title == "ZeroGPU quota exceeded" and "75s requested vs. 74s left" in e.value.message
+    assert fake_spaces.requested == [75] and fake_spaces.forks == 0
+    fake_spaces.quota_left = 75
+    assert list(fake_spaces.GPU(duration=50)(where_am_i_n)(1)) == [1] and fake_spaces.forks == 1
+    assert fake_spaces.quota_left == 0  # a granted call spends what it asked for
+    fake_spaces.quota_left = 50
+    assert list(fake_spaces.GPU(duration=50, size="xlarge")(where_am_i_n)(1)) == [1]
+    assert fake_spaces.requested == [75, 75, 50]  # xlarge is not scaled
+    fake_spaces.gpu_free = False
+    with pytest.raises(gr.Error, match="No GPU was available") as e:
+        next(fake_spaces.GPU(duration=1)(where_am_i_n)(1))
+    assert e.value.title == "ZeroGPU queue timeout"
+
+
+def where_am_i_n(n):
+    yield n
+
+
+def counting():
+    i = 0
+    while True:
+        yield i
+        i += 1
+        time.sleep(0.01)
+
+
+def test_closing_the_fake_generator_stops_its_worker(fake_spaces):
+    gen = fake_spaces.GPU(duration=10)(counting)()
+    assert [next(gen) for _ in range(3)] == [0, 1, 2]
+    t0 = time.monotonic()
+    gen.close()  # the stop event: the worker closes the task after its next item and ends
+    assert time.monotonic() - t0 < 30
+
+
+# -- the job in that worker --------------------------------------------------------------------------
+def test_the_gpu_job_crosses_the_worker_with_pickled_arguments_and_results(fake_spaces, data_root, tmp_path,
+                                                                           comparator):
     stop = tmp_path / "stop"
     init = make_checkpoint(comparator.model)
     updates, result = [], None
-    for item in in_forked_worker(gpu_job, small(), str(data_root), runners.checkpoint_bytes(init), str(stop),
-                                 device="cpu"):
+    gpu = fake_spaces.GPU(duration=gpu_seconds)(gpu_job)
+    for item in gpu(small(), str(data_root), runners.checkpoint_bytes(init), str(stop), device="cpu"):
         if isinstance(item, JobUpdate):
             updates.append(item)
             if len(updates) == 2:
@@ -100,50 +160,58 @@ def test_what_counts_as_zerogpu_refusing_a_gpu(error, refused):
     assert runners._refused_gpu(error) is refused
 
 
-@pytest.fixture
-def fake_spaces(monkeypatch):
-    """A `spaces` module whose GPU decorator behaves as `behaviour` says: "fork" streams the
-    function from a forked worker, "quota" refuses like an exhausted visitor's quota."""
-    mod = types.ModuleType("spaces")
-    mod.behaviour = "fork"
-    mod.durations = []
-
-    def GPU(duration):
-        def decorate(fn):
-            def call(*args, **kwargs):
-                mod.durations.append(duration(*args, **kwargs))
-                if mod.behaviour == "quota":
-                    raise gr.Error("You have exceeded your ZeroGPU quota (50s requested vs. 0s left).",
-                                   title="ZeroGPU quota exceeded")
-                yield from in_forked_worker(fn, *args, device="cpu", **kwargs)
-            return call
-        return decorate
-
-    mod.GPU = GPU
-    monkeypatch.setitem(sys.modules, "spaces", mod)
-    return mod
-
-
 def drain(runner, cfg, data_root, stop_file):
     items = list(runner.run(cfg, str(data_root), None, str(stop_file)))
     return items, [i for i in items if isinstance(i, JobUpdate)], items[-1]
 
 
 def test_zerogpu_runner_trains_in_the_worker_and_returns_a_checkpoint_dict(fake_spaces, data_root, tmp_path):
-    items, updates, result = drain(ZeroGPURunner(), small(2.0), data_root, tmp_path / "stop")
-    assert fake_spaces.durations == [2 + runners.GPU_SETUP_SECONDS]
+    fake_spaces.quota_left = quota_seconds(2.0)  # just enough
+    items, updates, result = drain(ZeroGPURunner(device="cpu"), small(2.0), data_root, tmp_path / "stop")
+    assert fake_spaces.requested == [quota_seconds(2.0)] and fake_spaces.forks == 1
     assert not any(isinstance(i, RunnerNote) for i in items)
     assert isinstance(result, JobResult) and isinstance(result.checkpoint, dict)  # bytes again a dict
     assert updates[-1].done and model_from_checkpoint(result.checkpoint) is not None
+    assert updates[0].pid != os.getpid()
 
 
-def test_zerogpu_runner_falls_back_to_the_cpu_when_the_quota_is_spent(fake_spaces, data_root, tmp_path):
-    fake_spaces.behaviour = "quota"
-    runner = ZeroGPURunner(fallback=ProcessRunner(nice=0, device="cpu"))
+def test_zerogpu_runner_falls_back_to_the_cpu_when_the_quota_is_one_second_short(fake_spaces, data_root, tmp_path):
+    fake_spaces.quota_left = quota_seconds(2.0) - 1  # 33 s asked for (22 s x 1.5), 32 s left
+    runner = ZeroGPURunner(fallback=ProcessRunner(nice=0, device="cpu"), device="cpu")
     items, updates, result = drain(runner, small(2.0), data_root, tmp_path / "stop")
-    assert isinstance(items[0], RunnerNote) and "quota" in items[0].text and "CPU" in items[0].text
+    note = items[0]
+    assert isinstance(note, RunnerNote) and "33s requested vs. 32s left" in note.text and "CPU" in note.text
+    assert "('" not in note.text  # the message, not the repr a gr.Error's str() gives
+    assert fake_spaces.forks == 0
     assert updates and all(u.device == "cpu" for u in updates)
     assert isinstance(result, JobResult) and result.checkpoint["step"] == updates[-1].step
+
+
+def test_a_job_failing_in_the_worker_says_why_not_just_zerogpu_worker_error(fake_spaces, tmp_path):
+    """spaces reduces a worker's exception to its class name; gpu_job's own gr.Error passes."""
+    runner = ZeroGPURunner(fallback=ProcessRunner(nice=0, device="cpu"), device="cpu")
+    with pytest.raises(TrainingFailed) as e:
+        list(runner.run(small(2.0), str(tmp_path), {"not": "a checkpoint"}, str(tmp_path / "stop")))
+    assert str(e.value) == "CheckpointError: not a Siamese Digits checkpoint (missing state_dict/model_config)"
+    assert fake_spaces.forks == 1  # it failed in the worker, and did not fall back
+
+
+def test_quota_maths_worked_by_hand():
+    assert quota_seconds(30) == 75  # (30 + 20) x 1.5
+    assert quota_seconds(120) == 210 > runners.DAILY_QUOTA["without an account"]  # never fits an anonymous day
+    assert quota_seconds(10) == 45 and quota_seconds(30, factor=1.0) == 50
+    assert "75 s of your daily GPU quota" in runners.quota_note(30)
+
+
+def test_the_page_reads_the_factor_from_spaces_and_says_what_each_length_takes(fake_spaces):
+    fake_spaces.duration_factor = 2.0
+    runner = ZeroGPURunner(device="cpu")
+    assert runner.factor == 2.0 and "this run will ask for 100 s" in runner.quota_note(30)
+    info = quota_info(SimpleNamespace(slot=SimpleNamespace(runner=runner)), PRESETS)
+    assert "quick \u2248 30 s takes 100 s" in info and "\u00d72 on this hardware" in info
+    fake_spaces.duration_factor, fake_spaces.default_size = 1.5, "xlarge"
+    assert ZeroGPURunner(device="cpu").factor == 1.0
+    assert quota_info(SimpleNamespace(slot=SimpleNamespace(runner=ProcessRunner())), PRESETS) == ""
 
 
 def test_pick_runner_follows_spaces_zero_gpu(fake_spaces, monkeypatch):
@@ -158,11 +226,9 @@ def test_pick_runner_follows_spaces_zero_gpu(fake_spaces, monkeypatch):
 def test_app_py_imports_spaces_first_on_zerogpu(fake_spaces, monkeypatch):
     """On a ZeroGPU Space app.py imports spaces before the page (and torch's CUDA) and turns
     off Gradio's wrapping of every handler in @spaces.GPU (comparisons stay on the CPU)."""
-    calls = []
-    fake_spaces.disable_gradio_auto_wrap = lambda: calls.append(time.monotonic())
     monkeypatch.setenv(runners.ZERO_GPU_ENV, "true")
     source = (Path(CHECKPOINT).parents[1] / "app.py").read_text()
     assert source.index("import spaces") < source.index("from demo.app import main")
     exec(compile(source.replace("from demo.app import main", "main = None"), "app.py", "exec"),
          {"__name__": "app"})
-    assert len(calls) == 1
+    assert fake_spaces.auto_wrap_disabled == 1

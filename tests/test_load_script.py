@@ -1,4 +1,4 @@
-"""scripts/load.py as the README runs it: it starts its own server, puts concurrent
+"""scripts/load.py as docs/measurements.md runs it: it starts its own server, puts concurrent
 gradio_client users and a retrain on it, reports, and refuses anything but loopback."""
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from siamese import losses as L
 from siamese.losses import bce_loss, contrastive_loss, distance, supcon_loss, triplet_loss
 
 
@@ -90,3 +91,25 @@ def test_supcon_has_a_gradient_and_no_positive_means_zero():
     supcon_loss(emb, torch.tensor([0, 0, 1, 1])).backward()
     assert torch.isfinite(emb.grad).all() and emb.grad.abs().sum() > 0
     assert supcon_loss(torch.randn(3, 2), torch.tensor([0, 1, 2])).item() == 0.0
+
+
+def test_all_pairs_loss_weighs_same_and_different_pairs_equally():
+    # three items, labels 0, 0, 1: pairs (0,1) same, (0,2) and (1,2) different
+    labels = torch.tensor([0, 0, 1])
+    dist = torch.tensor([[0.0, 0.5, 2.0], [0.5, 0.0, 0.25], [2.0, 0.25, 0.0]])
+    # contrastive, margin 1: same pair d^2 = 0.25; different: (1-2)+^2 = 0 and (1-0.25)^2 = 0.5625
+    got = L.all_pairs_loss(dist, labels, "contrastive", margin=1.0)
+    assert got.item() == pytest.approx(0.25 + (0.0 + 0.5625) / 2)
+    # bce on logit differences: softplus(-x) for the same pair, softplus(x) for different ones
+    logit = torch.tensor([[0.0, 2.0, -1.0], [2.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
+    sp = lambda x: math.log1p(math.exp(x))  # noqa: E731
+    got = L.all_pairs_loss(logit, labels, "bce")
+    assert got.item() == pytest.approx(sp(-2.0) + (sp(-1.0) + sp(0.0)) / 2)
+
+
+def test_distance_matrix_is_euclidean_with_a_finite_gradient_at_zero():
+    e = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]], requires_grad=True)
+    d = L.distance_matrix(e)
+    assert d[0, 1].item() == pytest.approx(5.0) and d[0, 2].item() == pytest.approx(0.0, abs=1e-5)
+    d[0, 2].backward()
+    assert torch.isfinite(e.grad).all()

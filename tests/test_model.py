@@ -125,3 +125,14 @@ def test_every_option_builds_and_round_trips_through_a_checkpoint(options, tmp_p
     cmp = Comparator(model, ckpt)
     r = cmp.compare(x[0, 0].numpy(), x[1, 0].numpy())
     assert 0 <= r.same_probability <= 1 and r.same == (r.distance <= 0.5)
+
+
+def test_the_pair_logit_matrix_is_the_heads_verdict_on_every_pair():
+    torch.manual_seed(0)
+    net = SiameseNet()
+    emb = torch.randn(5, 512)
+    m = net.pair_logit_matrix(emb)  # (5, 5)
+    i, j = torch.triu_indices(5, 5, 1)
+    logits = net.pair_logits(emb[i], emb[j])  # (10, 2) through the head itself
+    assert torch.allclose(m[i, j], logits[:, 1] - logits[:, 0], atol=1e-4)
+    assert torch.allclose(m, m.T, atol=1e-5)

@@ -29,6 +29,18 @@ def test_one_shot_ranking_by_hand():
     assert [r.label for r in ranked] == [2, 0, 1]
     assert [r.distance for r in ranked] == pytest.approx([0.0, 1.0, math.sqrt(4 + 16)])
     assert ranked[0].same_probability == pytest.approx(1 / (1 + math.exp(-1)))
+    # log-odds 1 - d: 1, 0, 1 - sqrt(20); the confidences are their softmax
+    z = 1 + math.exp(-1) + math.exp(-math.sqrt(20))
+    assert [r.confidence for r in ranked] == pytest.approx([1 / z, math.exp(-1) / z, math.exp(-math.sqrt(20)) / z])
+
+
+def test_match_confidence_is_bayes_with_one_match_among_the_references():
+    # Two references with p(same) 0.9 and 0.5: odds 9 and 1, so 9 : 1 that the first is the match.
+    logit = torch.logit(torch.tensor([0.9, 0.5], dtype=torch.float64))
+    assert O.match_confidence(logit).tolist() == pytest.approx([0.9, 0.1])
+    # log-odds far past float32's saturation of p still tell the references apart
+    assert O.match_confidence(torch.tensor([40.0, 38.0])).tolist() == pytest.approx([1 / (1 + math.exp(-2)),
+                                                                                       1 / (1 + math.exp(2))])
 
 
 def test_one_shot_accuracy_stub_and_chunks():
@@ -56,3 +68,43 @@ def test_one_shot_accuracy_among_some_classes_and_queries():
     assert O.one_shot_accuracy(dist, emb, labels, classes=(0, 7, 8, 9), queries=unseen) == pytest.approx(5 / 6)
     # the mask scores only its rows: the two 0s find each other
     assert O.one_shot_accuracy(dist, emb, labels, classes=(0, 7, 8, 9), queries=~unseen) == 1.0
+
+
+def test_episode_accuracy_by_hand():
+    """1-D descriptors. Episode 0: references at 0, 10, 20, queries at 1, 12, 14 -> the query
+    of class 2 (at 14) is nearer class 1's reference: 2 of 3. Episode 1: all right."""
+    refs = torch.tensor([[[0.0], [10.0], [20.0]], [[0.0], [5.0], [9.0]]])
+    queries = torch.tensor([[[1.0], [12.0], [14.0]], [[1.0], [5.5], [8.0]]])
+    dist = StubComparator().distance
+    acc = O.episode_accuracy(dist, refs, queries)
+    assert acc.tolist() == pytest.approx([2 / 3, 1.0])
+    assert O.episode_accuracy(dist, refs, queries, chunk=1).tolist() == acc.tolist()
+    # answers: episode 0's queries given in another order (and one of them asked twice)
+    answers = torch.tensor([[2, 0, 0, 1]])
+    q = torch.tensor([[[19.0], [1.0], [4.0], [9.0]]])
+    assert O.episode_accuracy(dist, refs[:1], q, answers).tolist() == [1.0]
+    # Episodes: indices into one set of descriptors
+    emb = torch.tensor([[0.0], [10.0], [1.0], [12.0], [30.0]])
+    ep = O.Episodes(torch.zeros(5, 28, 28, dtype=torch.uint8), torch.tensor([[0, 1]]), torch.tensor([[2, 3]]))
+    assert ep.way == 2 and ep.accuracy(dist, emb).tolist() == [1.0]
+
+
+def test_runs_accuracy_and_rank_references_agree():
+    """Two stand-in runs whose descriptors are pixels (StubComparator): run 1's second query
+    lies nearer the wrong reference."""
+    from types import SimpleNamespace
+
+    from .helpers import stub_images
+
+    def run(refs, queries, answers):
+        return SimpleNamespace(references=stub_images([[v, 0, 0] for v in refs]),
+                               queries=stub_images([[v, 0, 0] for v in queries]), answers=torch.tensor(answers))
+
+    runs = [run([0, 50, 100], [98, 2, 52], [2, 0, 1]), run([0, 50, 100], [40, 30, 99], [1, 0, 2])]
+    cmp = StubComparator()
+    acc = O.runs_accuracy(cmp.embed, cmp.distance, runs)
+    assert acc.tolist() == pytest.approx([1.0, 2 / 3])
+    # the page's ranking for one query: the same winner the score counts
+    ranked = O.rank_references(cmp, runs[1].queries[1], runs[1].references)
+    assert [r.label for r in ranked] == [1, 0, 2]  # 30 is 20 from 50, 30 from 0, 70 from 100
+    assert O.rank_references(cmp, runs[1].queries[1].numpy(), runs[1].references, [7, 8, 9])[0].label == 8

@@ -1,4 +1,5 @@
 """Pair and triplet samplers: class correctness, balance, determinism."""
+import pytest
 import torch
 
 from siamese.pairs import batch_pairs, batch_triplets, fixed_pairs, one_shot_references, partners, split_pairs
@@ -138,3 +139,53 @@ def test_one_shot_references_among_given_classes():
     assert (refs != torch.arange(100).unsqueeze(1)).all()
     # the default (every class) draws exactly what it drew before the option existed
     assert torch.equal(one_shot_references(labels, seed=0), one_shot_references(labels, seed=0, classes=range(10)))
+
+
+def test_draw_episodes_by_hand():
+    """Group 0: classes 0, 1, 2 by drawers 1 and 2 (and class 0 by drawer 3 too); group 1:
+    classes 3, 4 by drawers 1 and 2. 2-way: the groups take turns; each episode's references
+    are one drawer's drawings, its queries the other's, class for class."""
+    from siamese.pairs import draw_episodes
+
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+    drawers = torch.tensor([1, 2, 3, 1, 2, 1, 2, 1, 2, 1, 2])
+    groups = torch.tensor([0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    refs, queries = draw_episodes(labels, groups, drawers, count=4, way=2, seed=0)
+    assert refs.shape == queries.shape == (4, 2)
+    for e in range(4):
+        r, q = refs[e], queries[e]
+        assert torch.equal(labels[r], labels[q])  # query j: reference j's class
+        assert len(set(labels[r].tolist())) == 2  # two different classes
+        assert set(groups[r].tolist()) == {e % 2}  # within one group, the groups in turn
+        assert len(set(drawers[r].tolist())) == 1 and len(set(drawers[q].tolist())) == 1
+        assert drawers[r[0]] != drawers[q[0]]  # two drawers: one draws the references
+    assert set(labels[refs[1]].tolist()) == {3, 4}
+    again = draw_episodes(labels, groups, drawers, count=4, way=2, seed=0)
+    assert torch.equal(again[0], refs) and torch.equal(again[1], queries)  # fixed by the seed
+    # 3-way: only group 0 has three classes
+    refs3, _ = draw_episodes(labels, groups, drawers, count=2, way=3, seed=1)
+    assert set(labels[refs3].flatten().tolist()) == {0, 1, 2}
+    with pytest.raises(ValueError, match="4-way"):
+        draw_episodes(labels, groups, drawers, count=1, way=4)
+    with pytest.raises(ValueError, match="two drawers"):  # one drawer each: no pair of drawers
+        draw_episodes(torch.tensor([0, 1]), torch.tensor([0, 0]), torch.tensor([1, 2]), count=1, way=2)
+
+
+def test_class_batches_draw_k_distinct_items_of_p_classes():
+    from siamese.pairs import ClassBatches
+
+    labels = torch.tensor([0] * 5 + [1] * 3 + [2] + [3] * 4)  # class 2 has one item: never drawn at K = 3
+    batches = ClassBatches(labels, per_class=3)
+    assert batches.classes.tolist() == [0, 1, 3]
+    g = torch.Generator().manual_seed(0)
+    seen_classes, seen_items = set(), set()
+    for _ in range(60):
+        idx = batches(2, g)
+        assert idx.shape == (6,) and len(set(idx.tolist())) == 6  # distinct items
+        per_class = labels[idx].view(2, 3)
+        assert (per_class == per_class[:, :1]).all() and per_class[0, 0] != per_class[1, 0]
+        seen_classes |= set(per_class[:, 0].tolist())
+        seen_items |= set(idx.tolist())
+    assert seen_classes == {0, 1, 3} and seen_items == set(range(13)) - {8}
+    again = ClassBatches(labels, 3)(2, torch.Generator().manual_seed(5))
+    assert torch.equal(again, ClassBatches(labels, 3)(2, torch.Generator().manual_seed(5)))  # seeded

@@ -194,5 +194,5 @@ class ClassRoom:
         for c in gone:
             log.info("class %s expired", c.code)
             if c.model_key is not None:
-                self.models.remove(c.model_key)
+                self.models.remove(c.model_key, f"class {c.code} has ended (a class lasts {self.hours:g} h)")
             shutil.rmtree(self.folder / c.code, ignore_errors=True)

@@ -47,7 +47,7 @@ def build_share_panel(h: ClassHandlers, retrain: RetrainTab) -> None:
 
 
 def build_class_tab(h: ClassHandlers, model_key: gr.State, main_tabs: gr.Tabs, blocks: gr.Blocks,
-                    follow_model, seconds: float) -> ClassTab:
+                    seconds: float) -> ClassTab:
     """The Class tab (call inside the page's gr.Tabs)."""
     with gr.Tab("Class", id="class", elem_id="tab-class"):
         gr.HTML(INTRO, head=retrain_head(), padding=False)
@@ -79,9 +79,8 @@ def build_class_tab(h: ClassHandlers, model_key: gr.State, main_tabs: gr.Tabs, b
     # Watching is an async generator that mostly sleeps: no thread each, no limit on how many.
     watch = dict(fn=h.watch, inputs=[code], outputs=outputs, show_progress="hidden", concurrency_limit=None,
                  api_visibility="private")
-    follow_model(gr.on([join.click, code.submit], **watch))
-    follow_model(blocks.load(h.from_link, None, [main_tabs, code], show_progress="hidden",
-                             api_visibility="private").then(**watch))
+    gr.on([join.click, code.submit], **watch)
+    blocks.load(h.from_link, None, [main_tabs, code], show_progress="hidden", api_visibility="private").then(**watch)
 
     watch_button.click(h.watch_class, [api_code], [api_out], api_name="watch_class", concurrency_limit=None,
                        api_description="Follow a class's training run by its code: progress dicts about once a "

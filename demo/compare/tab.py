@@ -1,38 +1,67 @@
 """The Compare tab: two digit inputs, the verdict and what explains it. Layout and wiring only;
-the work is in demo.compare.handlers."""
+the work is in demo.compare.handlers.
+
+One path to the verdict: every trigger that changes what is compared (either pad, either
+upload, either side's Draw/Upload tab, the Compare button, the threshold, the session's model,
+the MNIST reference arriving) fires the one dependency `handlers.show`, with
+trigger_mode="always_last": Gradio runs the last trigger last, with the values on the page at
+that moment. Gradio's in-flight check has a gap (a trigger while the previous request is still
+being gathered in the browser starts another), so demo.compare.order also runs a session's
+requests one at a time on the server and drops one older than the comparison on screen: an
+older comparison never lands after a newer one. What needs no server (clearing a side, noting
+which tab is in front, bringing the Upload tabs forward for an example) happens in the browser.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import gradio as gr
 
 from ..distance_plot import slider_span, slider_value
 from ..examples import example_pairs
-from ..inputs import CANVAS, DRAW, EMPTY_SKETCH, UPLOAD, digit_pad, digit_upload
-from ..models import SHIPPED, Models
+from ..inputs import CANVAS, DRAW, UPLOAD, digit_pad, digit_upload
+from ..models import Models
 from . import handlers, views
 from .howitworks import how_it_works_html
+from .order import Order
 
-START_HINT = "Draw or upload two digits, one on each side."
 SEEN = "its 28\u00d728 input, enlarged"  # the network views' labels and alt text (a11y.js)
+
+# The handler's inputs are (model_key, view, sketch A, upload A, mode A, sketch B, upload B, mode
+# B, threshold, seq): the browser numbers the request (demo.compare.order) and fills in each
+# side's mode from the tab in front, as the request leaves (a deferred run reads the page
+# afresh). After a tab click the DOM may lag a tick.
+MODES_JS = f"""async (...args) => {{
+  args[9] = (window.siameseCompareSeq = (window.siameseCompareSeq || 0) + 1);
+  await new Promise((r) => setTimeout(r, 0));
+  const front = (side, was) => {{
+    const b = document.querySelector(`#tab-{UPLOAD}-${{side}}-button`);
+    return b ? (b.getAttribute('aria-selected') === 'true' ? '{UPLOAD}' : '{DRAW}') : was;
+  }};
+  args[4] = front('a', args[4]);
+  args[7] = front('b', args[7]);
+  return args;
+}}"""
+# A fresh empty value every time: the pad keeps its strokes when handed the value it already
+# holds (null after an earlier clear), so a second clear would do nothing.
+CLEAR_JS = (f"() => [{{background: null, layers: [], composite: null}}, null, "
+            f"{{__type__: 'update', selected: '{DRAW}'}}]")
+UPLOAD_TABS_JS = f"() => [{{__type__: 'update', selected: '{UPLOAD}'}}, {{__type__: 'update', selected: '{UPLOAD}'}}]"
 
 
 @dataclass
-class Side:
+class SideInputs:
     sketch: gr.Sketchpad
     upload: gr.Image
-    mode: gr.State
+    mode: gr.Textbox  # hidden: the browser says which tab is in front (MODES_JS)
     tabs: gr.Tabs
-    draw_tab: gr.Tab
-    upload_tab: gr.Tab
     clear: gr.Button
 
 
 @dataclass
 class CompareTab:
-    a: Side
-    b: Side
+    a: SideInputs
+    b: SideInputs
     compare: gr.Button
     threshold: gr.Slider
     verdict: gr.HTML
@@ -41,40 +70,32 @@ class CompareTab:
     plot: gr.HTML
     neighbours_a: gr.HTML
     neighbours_b: gr.HTML
-    shown: gr.State
+    view: gr.State  # handlers.CompareView: what the tab shows (the embedding map reads .shown)
     status: gr.Markdown
+    reference: gr.Textbox  # hidden: "<model>:<reference status>", whose change redraws the panels
+    seq: gr.Number  # hidden: the browser's number for each comparison request (MODES_JS)
     timer: gr.Timer
-    shown_key: gr.State  # the model whose threshold and verdict the tab shows
-
-    def model_inputs(self, model_key: gr.State) -> list:
-        """What handlers.switch_model reads when the session's model changes..."""
-        return [model_key, self.a.sketch, self.a.upload, self.a.mode, self.b.sketch, self.b.upload, self.b.mode,
-                self.shown_key]
-
-    def model_outputs(self) -> list:
-        """...and what it redraws."""
-        return [self.threshold, self.verdict, self.view_a, self.view_b, self.plot, self.neighbours_a,
-                self.neighbours_b, self.shown, self.timer, self.shown_key]
 
 
-def _side(name: str) -> Side:
+def _side(name: str) -> SideInputs:
     n = name.lower()
     with gr.Column(min_width=300, elem_classes="side"):
         gr.HTML(f'<div class="side-title">Digit {name}</div>')
         with gr.Tabs(elem_id=f"tabs-{n}") as tabs:
-            with gr.Tab("Draw", id=DRAW, elem_id=f"tab-draw-{n}") as draw_tab:
+            with gr.Tab("Draw", id=DRAW, elem_id=f"tab-draw-{n}"):
                 sketch = digit_pad(f"sketch-{n}")
-            with gr.Tab("Upload", id=UPLOAD, elem_id=f"tab-upload-{n}") as upload_tab:
+            with gr.Tab("Upload", id=UPLOAD, elem_id=f"tab-upload-{n}"):
                 upload = digit_upload(
                     elem_id=f"upload-{n}", show_label=False, sources=["upload", "clipboard"],
                     height=CANVAS + 80, buttons=[],
                     placeholder="PNG, JPEG or WebP, any size; dark on light or light on dark",
                 )
         clear = gr.Button(f"Clear {name}", elem_id=f"clear-{n}", size="sm", variant="secondary")
-    return Side(sketch, upload, gr.State(DRAW), tabs, draw_tab, upload_tab, clear)
+        mode = gr.Textbox(DRAW, visible="hidden", elem_id=f"mode-{n}")
+    return SideInputs(sketch, upload, mode, tabs, clear)
 
 
-def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) -> CompareTab:
+def build_compare_tab(models: Models, model_key: gr.State, model_note: gr.State, blocks: gr.Blocks) -> CompareTab:
     cmp = models.comparator(None)
     lo, hi, step = slider_span(cmp.threshold, handlers.example_distance_span(cmp))
 
@@ -83,7 +104,7 @@ def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) ->
         a = _side("A")
         b = _side("B")
         with gr.Column(min_width=320, elem_classes="result-col"):
-            verdict = gr.HTML(views.message_html(START_HINT), elem_id="verdict")
+            verdict = gr.HTML(views.message_html(handlers.START_HINT), elem_id="verdict")
             # The views' alt text rides on their title (gr.Image renders no alt, a11y.js sets it).
             alts = " ".join(f'data-alt-{n}="Digit {n.upper()} as the network sees it: {SEEN}"' for n in "ab")
             gr.HTML(f'<div class="views-title" {alts}>What the network sees: A and B as 28\u00d728 inputs</div>')
@@ -108,72 +129,67 @@ def build_compare_tab(models: Models, model_key: gr.State, blocks: gr.Blocks) ->
             neighbours_b = gr.HTML(views.neighbours_html("B", []), elem_id="neighbours-b")
         with gr.Column(scale=2, min_width=300):
             gr.HTML(how_it_works_html(cmp), elem_id="how-it-works")
-    shown = gr.State(None)
+    view = gr.State(handlers.CompareView())
+    reference = gr.Textbox("", visible="hidden", elem_id="reference-state")
+    seq = gr.Number(None, visible="hidden", precision=0, elem_id="compare-seq")
     timer = gr.Timer(1.0, active=True)
 
     tab = CompareTab(a, b, compare, threshold, verdict, view_a, view_b, plot, neighbours_a, neighbours_b,
-                     shown, status, timer, gr.State(SHIPPED))
-    _wire(models, model_key, tab, examples, blocks)
+                     view, status, reference, seq, timer)
+    _wire(models, model_key, model_note, tab, examples, blocks)
     return tab
 
 
-def _wire(models: Models, model_key: gr.State, t: CompareTab, examples: gr.Examples, blocks: gr.Blocks) -> None:
+def _wire(models: Models, model_key: gr.State, model_note: gr.State, t: CompareTab, examples: gr.Examples,
+          blocks: gr.Blocks) -> None:
     a, b = t.a, t.b
-    inputs = [model_key, a.sketch, a.upload, a.mode, b.sketch, b.upload, b.mode, t.threshold]
-    outputs = [t.verdict, t.view_a, t.view_b, t.plot, t.neighbours_a, t.neighbours_b, t.shown]
-    auto = dict(fn=partial(handlers.compare_sides, models, strict=False), inputs=inputs, outputs=outputs,
-                show_progress="hidden", trigger_mode="always_last", api_visibility="private")
+    quiet = dict(show_progress="hidden", api_visibility="private")
 
-    t.compare.click(partial(handlers.compare_sides, models, strict=True), inputs, outputs,
-                    show_progress="minimal", api_visibility="private")
-    for side in (a, b):
-        side.sketch.change(**auto)
-        side.upload.upload(lambda: UPLOAD, None, side.mode, api_visibility="private").then(**auto)
-        side.upload.clear(**auto)
-        side.draw_tab.select(lambda: DRAW, None, side.mode, api_visibility="private").then(**auto)
-        side.upload_tab.select(lambda: UPLOAD, None, side.mode, api_visibility="private").then(**auto)
-        side.clear.click(lambda: (EMPTY_SKETCH, None, DRAW, gr.Tabs(selected=DRAW)), None,
-                         [side.sketch, side.upload, side.mode, side.tabs], show_progress="hidden",
-                         api_visibility="private").then(**auto)
-    # An example fills both uploads: bring those tabs to the front, then compare.
-    examples.load_input_event.then(
-        lambda: (UPLOAD, UPLOAD, gr.Tabs(selected=UPLOAD), gr.Tabs(selected=UPLOAD)), None,
-        [a.mode, b.mode, a.tabs, b.tabs], show_progress="hidden", api_visibility="private",
-    ).then(**auto)
+    order = Order()
+    outputs = [t.verdict, t.view_a, t.view_b, t.plot, t.neighbours_a, t.neighbours_b, t.threshold, t.view,
+               model_key, model_note]
 
-    t.threshold.input(partial(handlers.rethreshold, models), [model_key, t.shown, t.threshold],
-                      [t.verdict, t.plot], show_progress="hidden", trigger_mode="always_last",
-                      api_visibility="private")
+    def on_trigger(key, view, sa, ua, ma, sb, ub, mb, threshold, seq, evt: gr.EventData, request: gr.Request):
+        strict = getattr(evt, "target", None) is t.compare
 
-    def poll(key, threshold, shown):
-        """Until the reference is there (or known missing): keep the status line; then show it."""
+        def compute(latest):
+            out = handlers.show(models, key, latest, sa, ua, ma, sb, ub, mb, threshold, strict=strict)
+            return out, out[7]  # outputs[7] is t.view: the CompareView it leaves
+
+        return order.run(getattr(request, "session_hash", None), seq, view, compute,
+                         lambda: tuple(gr.skip() for _ in outputs))
+
+    gr.on([a.sketch.change, b.sketch.change, a.upload.change, b.upload.change, a.tabs.change, b.tabs.change,
+           t.compare.click, t.threshold.input, model_key.change, t.reference.change],
+          on_trigger,
+          [model_key, t.view, a.sketch, a.upload, a.mode, b.sketch, b.upload, b.mode, t.threshold, t.seq],
+          outputs, js=MODES_JS, trigger_mode="always_last", **quiet)
+    for side in (a, b):  # in the browser: the pad and the upload emptied, Draw in front
+        side.clear.click(None, None, [side.sketch, side.upload, side.tabs], js=CLEAR_JS, **quiet)
+    # An example fills both uploads (each upload's change compares); bring those tabs forward.
+    examples.load_input_event.then(None, None, [a.tabs, b.tabs], js=UPLOAD_TABS_JS, **quiet)
+
+    def poll(key):
+        """Until the session model's reference is there (or known missing): the status line;
+        then the hidden reference state changes, and its change redraws the panels."""
         state = models.status(key)
         if state == "loading":
-            msg = ("\u23f3 Loading the MNIST test digits for the nearest neighbours and the "
-                   "distance distributions\u2026")
-            return (gr.Markdown(msg, visible=True),) + (gr.skip(),) * 5 + (gr.Timer(active=True),)
-        cmp = models.comparator(key)
-        if state == "unavailable":
+            msg = (f"\u23f3 {models.loading_text()} for the nearest neighbours and the "
+                   f"distance distributions\u2026")
+        elif state == "unavailable":
             why = models.data_error or "its reference could not be built"
             msg = (f"\u2139\ufe0f MNIST is not available here ({why}): nearest neighbours and test-pair "
                    f"distributions are off; comparing works as usual.")
-            ref = None
-        else:
-            msg, ref = "", models.reference(key)
-        span = ref.distance_range() if ref is not None else handlers.example_distance_span(cmp)
-        lo, hi, step = slider_span(cmp.threshold, span)
-        threshold = slider_value(min(max(float(threshold), lo), hi), step)
-        slider = gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold)
-        if shown is None:
-            panels = handlers.idle_outputs(models, key, START_HINT, threshold)
-            panels = (gr.skip(),) + panels[3:6]  # keep whatever message the card shows
-        else:
-            panels = handlers.shown_outputs(models, key, shown, threshold)
-            panels = (panels[0],) + panels[3:6]
-        return (gr.Markdown(msg, visible=bool(msg)), slider) + panels + (gr.Timer(active=False),)
+        else:  # ready, or gone (the comparison's own handler says that)
+            msg = ""
+        return gr.Markdown(msg, visible=bool(msg)), f"{key}:{state}", gr.Timer(active=state == "loading")
 
-    poll_outputs = [t.status, t.threshold, t.verdict, t.plot, t.neighbours_a, t.neighbours_b, t.timer]
     # On page load (a session that starts after the reference is ready needs one call), then
-    # every second until the reference is there.
-    gr.on([blocks.load, t.timer.tick], poll, [model_key, t.threshold, t.shown], poll_outputs,
-          show_progress="hidden", api_visibility="private")
+    # every second while a reference is being built (a model change restarts it).
+    gr.on([blocks.load, t.timer.tick], poll, [model_key], [t.status, t.reference, t.timer], **quiet)
+    model_key.change(lambda: gr.Timer(active=True), None, t.timer, **quiet)
+
+    def forget(request: gr.Request):
+        order.forget(getattr(request, "session_hash", None))
+
+    blocks.unload(forget)

@@ -3,6 +3,14 @@ through /watch_class while M other clients call /compare back to back.
 
     .venv/bin/python -m demo.measure.classroom                   # 40 watchers, 8 compare clients, 60 s
     .venv/bin/python -m demo.measure.classroom --watchers 10 --clients 2 --seconds 20 --json
+    .venv/bin/python -m demo.measure.classroom --lesson           # a realistic lesson (below)
+
+--lesson: a class of 30 as it happens: 30 students call /compare with 2-4 s between calls, the
+teacher starts a 60-s class run from scratch, and 30 screens follow it through /watch_class,
+students and screens in processes of their own (a class's phones are separate machines).
+Reports /compare p50/p95 during the run, each screen's mean gap between updates, the run's
+test pair accuracy when it ends, and the server's CPU per /compare call (the students alone,
+before the run starts).
 
 Starts `python app.py` on a free loopback port, a class run with /class_retrain_api, the compare
 clients, then a baseline window (compare load and the run, no watchers), then the watchers join
@@ -37,11 +45,16 @@ def main(argv=None) -> int:
     p.add_argument("--baseline", type=float, default=10.0, help="seconds measured before the watchers join")
     p.add_argument("--class-memory", type=int, default=0, metavar="N",
                    help="instead: resident memory per class, N classes shared in this process")
+    p.add_argument("--lesson", action="store_true", help="instead: the realistic class of 30 (above)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     if a.class_memory:
         print_report(class_memory(a.class_memory), a.json)
         return 0
+    if a.lesson:
+        out = lesson()
+        print_report(out, a.json)
+        return 0 if not out["errors"] else 1
 
     from gradio_client import handle_file
 
@@ -138,6 +151,100 @@ def main(argv=None) -> int:
     )
     print_report(out, a.json)
     return 0 if not errors else 1
+
+
+def lesson(students: int = 30, screens: int = 30, run_seconds: float = 60.0, think=(2.0, 4.0),
+           baseline: float = 15.0) -> dict:
+    """The realistic class (module docstring, --lesson)."""
+    out: dict = {"students": students, "screens": screens, "run_seconds": run_seconds,
+                 "think_s": list(think), "cpus": os.cpu_count()}
+    env = {"SIAMESE_MAX_TRAIN_SECONDS": str(int(run_seconds))}
+    ctx = multiprocessing.get_context("spawn")
+    with served_app(env=env, timeout=120) as (proc, url, _):
+        pool = ctx.Pool(-(-students // 10) + -(-screens // WATCHERS_PER_PROCESS), _warm)
+        t_start = time.perf_counter() + 5  # every student process spawned and connected
+        stop_at = t_start + baseline + run_seconds + 20
+        groups = [min(10, students - k) for k in range(0, students, 10)]
+        calls = pool.starmap_async(student_group, [(url, n, think, t_start, stop_at, k) for k, n in enumerate(groups)])
+        time.sleep(max(0.0, t_start - time.perf_counter()) + 2)
+        cpu0, t0 = cpu_s(proc.pid, children=False), time.perf_counter()
+        time.sleep(baseline)  # the students alone: what a comparison costs the server
+        cpu1, t1 = cpu_s(proc.pid, children=False), time.perf_counter()
+        teacher = loopback_client(url).submit(loss="bce", seconds=run_seconds, lr=2e-3, init="scratch",
+                                              api_name="/class_retrain_api")
+        deadline = time.perf_counter() + 120
+        while not teacher.outputs():
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"the class run did not start: {teacher.status()}")
+            time.sleep(0.1)
+        code = teacher.outputs()[0][0]["class_code"]
+        t_run = time.perf_counter()
+        sizes = [min(WATCHERS_PER_PROCESS, screens - k) for k in range(0, screens, WATCHERS_PER_PROCESS)]
+        watched = pool.starmap_async(watch_group, [(url, code, n, stop_at) for n in sizes])
+        final = teacher.result(timeout=run_seconds + 120)[0]
+        t_end = time.perf_counter()
+        cpu2 = cpu_s(proc.pid, children=False)
+        done_calls = calls.get(stop_at - time.perf_counter() + 60)
+        arrivals, errors = [], []
+        for group_arrivals, group_errors in watched.get(60):
+            arrivals.extend(group_arrivals)
+            errors.extend(group_errors)
+        pool.close()
+    before = [c for group, _ in done_calls for (t, c) in group if t0 <= t <= t1]
+    during = [c for group, _ in done_calls for (t, c) in group if t_run <= t <= t_end]
+    errors += [e for _, errs in done_calls for e in errs]
+    gaps = []
+    for times in arrivals:
+        inside = [x for x in times if t_run + 3 <= x <= t_end]  # from the first look on
+        gaps.append(float(np.mean(np.diff(inside))) if len(inside) > 1 else float("inf"))
+    ms = np.array(during) * 1000 if during else np.array([float("nan")])
+    out.update(
+        code=code, errors=len(errors), first_errors=errors[:5],
+        compare_calls_during_run=len(during), compare_p50_ms=round(float(np.percentile(ms, 50)), 1),
+        compare_p95_ms=round(float(np.percentile(ms, 95)), 1),
+        screen_mean_gap_s_worst=round(max(gaps), 2) if gaps else None,
+        screen_mean_gap_s_best=round(min(gaps), 2) if gaps else None,
+        run_test_pair_accuracy=final.get("test_pair_accuracy"), run_steps=final.get("step"),
+        run_elapsed_s=final.get("elapsed_s"), run_status=final.get("status"),
+        server_cpu_ms_per_compare=round((cpu1 - cpu0) * 1000 / max(len(before), 1), 1),
+        compare_calls_before_run=len(before),
+        server_cpu_s_per_s_during_run=round((cpu2 - cpu1) / max(t_end - t1, 1e-9), 3),
+    )
+    return out
+
+
+def student_group(url: str, n: int, think, start_at: float, stop_at: float, seed: int):
+    """n students in this (child) process, each calling /compare, then thinking 2-4 s, from
+    `start_at` to `stop_at`: ([(end time, seconds)], errors)."""
+    import random
+
+    from gradio_client import handle_file
+
+    files = [handle_file(str(f)) for f in digit_files(Path(tempfile.mkdtemp(prefix="siamese-lesson-")))]
+    rng = random.Random(seed)
+    done: list[tuple[float, float]] = []
+    errors: list[str] = []
+
+    def student(k: int):
+        client = loopback_client(url)
+        time.sleep(max(0.0, start_at - time.perf_counter()) + rng.uniform(0, think[1]))
+        i = k
+        while time.perf_counter() < stop_at:
+            t = time.perf_counter()
+            try:
+                client.predict(files[i % 4], files[(i * 3 + 1) % 4], api_name="/compare")
+                done.append((time.perf_counter(), time.perf_counter() - t))
+            except Exception as e:  # noqa: BLE001 - counted
+                errors.append(f"compare: {type(e).__name__}: {str(e)[:100]}")
+            i += 1
+            time.sleep(rng.uniform(*think))
+
+    threads = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(1.0, stop_at - time.perf_counter() + 30))
+    return done, errors
 
 
 def _warm() -> None:

@@ -19,7 +19,7 @@ from siamese.config import parse_digits
 from siamese.data import DataUnavailableError
 from siamese.job import JobUpdate
 
-from ..models import SHIPPED, Models, session_of
+from ..models import SHIPPED, ModelGone, Models, session_of
 from .runners import RunnerNote
 from .sessions import SessionModels, checkpoint_name
 from .slot import PRESETS, Busy, Cancelled, TrainingSlot, max_train_seconds, plan_run
@@ -76,7 +76,11 @@ class RetrainHandlers:
     def _init_checkpoint(self, init: str, key: str | None) -> dict | None:
         if init == "scratch":
             return None
-        cmp = self.models.comparator(SHIPPED if init == "shipped" else key)
+        try:
+            cmp = self.models.comparator(SHIPPED if init == "shipped" else key)
+        except ModelGone as e:
+            raise gr.Error(f"The model you use now is no longer on this server: {e.reason}. Start from the "
+                           f"pretrained model or from random weights.", title="Cannot train") from None
         return make_checkpoint(cmp.model)  # a copy of the weights: the run never touches the live model
 
     def _start(self, cfg, owner: str, init_ckpt: dict | None):
@@ -85,6 +89,9 @@ class RetrainHandlers:
             return self.slot.start(cfg, owner, self.data_dir, init_ckpt)
         except DataUnavailableError as e:
             log.warning("no MNIST for retraining: %s", e)
+            if self.models.data_step is not None and self.models.data_step != "embedding":
+                raise gr.Error(f"{self.models.loading_text()} first (the server has just started); try again in a "
+                               f"minute.", title="Not ready yet") from None
             raise gr.Error("Retraining needs the MNIST training set, which is not available on this server.",
                            title="No training data") from None
 
@@ -130,7 +137,8 @@ class RetrainHandlers:
 
         try:
             # The map restarts from None: a scatter plot shown empty does not take new points.
-            yield (status_html(f"Starting {where}\u2026", "running"),
+            quota = getattr(self.slot.runner, "quota_note", None)  # ZeroGPU: what the run costs the visitor
+            yield (status_html(f"Starting {where}\u2026" + (f" On ZeroGPU {quota(seconds)}" if quota else ""), "running"),
                    stats_html(None, seconds, split=split_of(run.record)),
                    gr.LinePlot(empty_curve("loss"), x_lim=[0, seconds]),
                    gr.LinePlot(value=None, x_lim=[0, seconds], **accuracy_plot(hidden)), None, skip,

@@ -11,6 +11,7 @@ from siamese.projection import LIVE_MAP_LIMIT
 
 from ..models import Models
 from .handlers import RetrainHandlers, presets
+from .runners import daily_quotas, quota_seconds
 from .sessions import SessionModels
 from .slot import DEFAULT_PRESET, EVAL_SIZE, LEARNING_RATES, RECIPES, TrainingSlot, machine_slot
 from .views import (
@@ -103,11 +104,21 @@ def map_caption(models: Models) -> str:
     return f'<div class="rt-caption">{text}</div>'
 
 
-def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, follow_model, ui_tab: gr.Tab,
+def quota_info(h: RetrainHandlers, choices: dict[str, float]) -> str:
+    """On ZeroGPU: what each length takes from a visitor's daily GPU quota ('' elsewhere)."""
+    factor = getattr(h.slot.runner, "factor", None)
+    if factor is None:
+        return ""
+    each = ", ".join(f"{name} takes {quota_seconds(s, factor)} s" for name, s in choices.items())
+    return (f" On this ZeroGPU Space a run takes more of your daily GPU quota than it trains (set-up, and "
+            f"\u00d7{factor:g} on this hardware): {each}; a day has {daily_quotas()}. Beyond it, a run trains on the CPU.")
+
+
+def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, ui_tab: gr.Tab,
                       data_dir=None, slot: TrainingSlot | None = None,
                       sessions: SessionModels | None = None) -> RetrainTab:
-    """The tab's components and events (call inside its gr.Tab, `ui_tab`). follow_model(event):
-    chains what the page redraws after an event that changed `model_key` (demo.app)."""
+    """The tab's components and events (call inside its gr.Tab, `ui_tab`). Whatever this tab
+    does to `model_key`, the rest of the page follows its change (demo.app)."""
     choices = presets()
     h = RetrainHandlers(models, slot or machine_slot(), sessions or SessionModels(models), data_dir, choices)
     default_length = DEFAULT_PRESET if DEFAULT_PRESET in choices else next(iter(choices))
@@ -123,7 +134,7 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, fo
                                  "and push different ones at least a margin apart.")
             length = gr.Radio(list(choices), value=default_length, label="Length", elem_id="retrain-length",
                               info=f"Time-based: a run trains that long, in {h.slot.runner.describe()}; "
-                                   f"the pairs per second it reaches show below as it trains.")
+                                   f"the pairs per second it reaches show below as it trains.{quota_info(h, choices)}")
             with gr.Row(equal_height=True):
                 lr = gr.Dropdown([(f"{v:g}", v) for v in LEARNING_RATES], value=2e-3, label="Learning rate (peak)",
                                  elem_id="retrain-lr", min_width=130)
@@ -173,7 +184,7 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, fo
 
     tab = RetrainTab(loss, length, lr, init, hide, start, stop, progress, status, stats, model_card, download,
                      use_shipped, use_mine, map_plot, loss_plot, acc_plot, h, seconds)
-    _wire(tab, h, model_key, blocks, follow_model, ui_tab)
+    _wire(tab, h, model_key, blocks, ui_tab)
     quiet = dict(show_progress="hidden", api_visibility="private")
     hide_suggested.click(lambda: [str(d) for d in SUGGESTED_HIDDEN], None, hide, **quiet)
     hide_none.click(lambda: [], None, hide, **quiet)
@@ -183,16 +194,12 @@ def build_retrain_tab(models: Models, model_key: gr.State, blocks: gr.Blocks, fo
     return tab
 
 
-def _wire(t: RetrainTab, h: RetrainHandlers, model_key: gr.State, blocks: gr.Blocks, follow_model,
-          ui_tab: gr.Tab) -> None:
+def _wire(t: RetrainTab, h: RetrainHandlers, model_key: gr.State, blocks: gr.Blocks, ui_tab: gr.Tab) -> None:
     quiet = dict(show_progress="hidden", api_visibility="private")
     show_outputs = [t.model_card, t.use_shipped, t.use_mine, t.download]
-    # The model may change elsewhere (the banner's way back, a class): the card catches up on view.
-    ui_tab.select(h.show_model, [model_key], show_outputs, **quiet)
-
-    def after_switch(event):
-        """Whatever changed model_key: this tab's card and buttons, then the rest of the page."""
-        return follow_model(event.then(h.show_model, [model_key], show_outputs, **quiet))
+    # The card follows the session's model, wherever it changed (here, the banner, a class).
+    gr.on([ui_tab.select, model_key.change], h.show_model, [model_key], show_outputs, trigger_mode="always_last",
+          **quiet)
 
     run = t.start.click(h.prepare, None, [t.status, t.start, t.stop, t.progress], **quiet).then(
         h.train, [t.loss, t.length, t.lr, t.init, model_key, t.hide],
@@ -200,8 +207,8 @@ def _wire(t: RetrainTab, h: RetrainHandlers, model_key: gr.State, blocks: gr.Blo
         show_progress="full", show_progress_on=[t.progress], concurrency_limit=1,
         concurrency_id=CONCURRENCY_ID, api_visibility="private",
     )
-    after_switch(run.then(h.buttons_idle, None, [t.start, t.stop, t.progress], **quiet))
+    run.then(h.buttons_idle, None, [t.start, t.stop, t.progress], **quiet)
     t.stop.click(h.stop, None, [t.status, t.stop], **quiet)
-    after_switch(t.use_shipped.click(h.use_shipped, None, model_key, **quiet))
-    after_switch(t.use_mine.click(h.use_mine, None, model_key, **quiet))
+    t.use_shipped.click(h.use_shipped, None, model_key, **quiet)
+    t.use_mine.click(h.use_mine, None, model_key, **quiet)
     blocks.unload(h.unload)

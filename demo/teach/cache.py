@@ -1,13 +1,10 @@
 """The per-model work the teaching views share: `TeachCache` keeps one `Lessons` per model and
-runs the views' computing on two single-threaded workers."""
+runs the views' computing on two single-threaded lanes of the page's `Models.lanes`."""
 from __future__ import annotations
 
 import logging
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
-
-import torch
 
 from siamese.reference import Reference
 
@@ -17,22 +14,14 @@ from .lessons import Lessons
 log = logging.getLogger(__name__)
 
 
-def _one_thread() -> None:
-    """Executor initializer: this thread's torch ops run on one core. With OpenMP (torch's CPU
-    backend) the setting is per thread, so request threads keep theirs. On a busy 2-core CPU a
-    single-threaded SVD or t-SNE step beats a two-threaded one that spins against other work
-    (measured 0.01-0.05 s vs 0.2-0.8 s for the map's SVD) and leaves a core to the page."""
-    if "OpenMP" in torch.__config__.parallel_info():
-        torch.set_num_threads(1)
-
-
 class TeachCache:
     """Lessons per model, keyed by the model's Reference (weakly: when demo.models drops a
     Reference, its Lessons go too; a retrained model gets its own Reference, hence its own
     Lessons, with no bookkeeping here).
 
-    All the views' computing runs on two single-threaded workers: `run` (quick things, the
-    caller waits) and the t-SNE maps (seconds, in the background), one at a time each.
+    All the views' computing runs on two lanes of `models.lanes` (demo.work), one core each:
+    "teach" (quick things; `run` waits for them) and "teach-tsne" (the t-SNE maps, seconds, in
+    the background), one job at a time on each. The server's stop closes and joins them.
     """
 
     def __init__(self, models: Models, prepare=()):
@@ -42,19 +31,29 @@ class TeachCache:
         self._prepare = tuple(prepare)
         self._lessons: "weakref.WeakKeyDictionary[Reference, Lessons]" = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
-        self._quick = ThreadPoolExecutor(1, thread_name_prefix="teach", initializer=_one_thread)
-        self._slow = ThreadPoolExecutor(1, thread_name_prefix="teach-tsne", initializer=_one_thread)
         self._tsne_started: "weakref.WeakSet[Lessons]" = weakref.WeakSet()
         self._warmed: "weakref.WeakSet[Lessons]" = weakref.WeakSet()
 
+    def _submit(self, lane: str, fn, *args):
+        """fn(*args) on `lane` (one core); None once the server is stopping."""
+        try:
+            return self.models.lanes.lane(lane, one_thread=True).submit(fn, *args)
+        except RuntimeError:
+            return None
+
     def run(self, fn, *args):
-        """fn(*args) on the quick worker; returns its result (or raises its exception)."""
-        return self._quick.submit(fn, *args).result()
+        """fn(*args) on the quick lane; returns its result (or raises its exception)."""
+        job = self._submit("teach", fn, *args)
+        if job is None:
+            raise RuntimeError("the server is stopping")
+        return job.result()
 
     def drain(self) -> None:
-        """Wait for the work queued so far on both workers (for tests and measurements)."""
-        self._quick.submit(lambda: None).result()
-        self._slow.submit(lambda: None).result()
+        """Wait for the work queued so far on both lanes (for tests and measurements)."""
+        for lane in ("teach", "teach-tsne"):
+            job = self._submit(lane, lambda: None)
+            if job is not None:
+                job.result()
 
     def reference(self, key: str | None) -> tuple[Reference | None, str]:
         """(the key's Reference or None, its status: 'ready' / 'loading' / 'unavailable')."""
@@ -85,23 +84,17 @@ class TeachCache:
             except Exception:
                 log.exception("warming the teaching views failed")
 
-        self._quick.submit(work, ref)
+        self._submit("teach", work, ref)
 
     def warm_when_ready(self, key: str) -> None:
         """Warm the key's model as soon as its Reference is built (the shipped one at start-up)."""
-        def wait():
-            if self.models.wait():
-                ref = self.models.reference(key)
-                if ref is not None:
-                    self.warm(ref)
-
-        threading.Thread(target=wait, name="teach-warm-wait", daemon=True).start()
+        self.models.when_ready(key, self.warm)
 
     def tsne_ready(self, ref: Reference) -> bool:
         return self.lessons(ref).has("map:tsne")
 
     def start_tsne(self, ref: Reference) -> None:
-        """Queue this model's t-SNE map on the slow worker, unless done or queued."""
+        """Queue this model's t-SNE map on the slow lane, unless done or queued."""
         les = self.lessons(ref)
         with self._lock:
             if les.has("map:tsne") or les in self._tsne_started:
@@ -116,4 +109,4 @@ class TeachCache:
             except Exception:
                 log.exception("t-SNE map failed")
 
-        self._slow.submit(work, les)
+        self._submit("teach-tsne", work, les)

@@ -26,9 +26,15 @@ def teach_head() -> str:
 
 def status_html(status: str, models: Models, what: str) -> str:
     """The card shown while the model's Reference is loading, or when it cannot be had."""
-    if status == "loading":
+    if status == "loading" and models.data_step not in (None, "embedding"):  # MNIST itself is on its way
+        text = f"\u23f3 {models.loading_text()} for {what}\u2026"
+        kind = "loading"
+    elif status == "loading":
         text = (f"\u23f3 Embedding the MNIST test digits with this model for {what}\u2026 "
                 f"(a few seconds, once per model)")
+        kind = "loading"
+    elif status == "gone":  # for a moment: the page is switching to the pretrained model
+        text = "\u2139\ufe0f This model has left the server; switching to the pretrained model\u2026"
         kind = "loading"
     else:
         why = models.data_error or "its test-set reference could not be built"

@@ -19,7 +19,7 @@ from siamese.data import NUM_CLASSES
 from siamese.projection import MAP_PER_CLASS, EmbeddingMap, map_features
 from siamese.reference import Reference
 
-from ..views import DIGIT_COLOURS, digits_text, fmt, png_data_uri, unseen_label
+from ..views import DIGIT_COLOURS, digits_text, fit_frame, fmt, png_data_uri, unseen_label
 from .cache import TeachCache
 from .common import status_html, teach_head, unseen_of
 from .lessons import Lessons
@@ -144,18 +144,8 @@ def markers(ref: Reference, emap: EmbeddingMap, shown, k: int = 7) -> tuple[list
 
 
 def _frame(xy: np.ndarray):
-    """(map coordinates -> SVG coordinates, the SVG's height). One scale for both axes, so
-    distances stay honest; a flat map (a weak model's PCA) gets a lower SVG, not empty space."""
-    lo, hi = xy.min(0), xy.max(0)
-    span = np.maximum(hi - lo, 1e-9)
-    height = float(np.clip((W - 2 * PAD) * span[1] / span[0] + 2 * PAD, H_MIN, H))
-    s = min((W - 2 * PAD) / span[0], (height - 2 * PAD) / span[1])
-    off = np.array([W, height]) / 2 - (lo + hi) / 2 * s * np.array([1, -1])
-
-    def to_svg(p: np.ndarray) -> np.ndarray:
-        p = np.atleast_2d(p)
-        return np.stack([p[:, 0] * s + off[0], -p[:, 1] * s + off[1]], 1)  # y up on screen
-    return to_svg, height
+    """(map coordinates -> SVG coordinates, the SVG's height): `fit_frame` in this map's box."""
+    return fit_frame(xy, W, H_MIN, H, PAD)
 
 
 def atlas_uri(ref: Reference, emap: EmbeddingMap) -> str:
@@ -287,8 +277,10 @@ def prepare(ref: Reference, les: Lessons) -> None:
     map_html(ref, les, les.map("pca"), [], None)
 
 
-def render(cache: TeachCache, key: str, shown, method_label: str):
-    """Tab selected / method changed / timer: (map html, info html, timer)."""
+def render(cache: TeachCache, key: str, view, method_label: str):
+    """Tab selected / method changed / model changed / timer: (map html, info html, timer).
+    `view`: the Compare tab's CompareView, whose comparison the map marks."""
+    shown = getattr(view, "shown", None)
     ref, status = cache.reference(key)
     if ref is None:
         note = status_html(status, cache.models, "the map")
@@ -312,7 +304,7 @@ def _render(cache: TeachCache, ref: Reference, shown, method_label: str):
             gr.Timer(active=pending))
 
 
-def build(cache: TeachCache, model_key: gr.State, shown: gr.State) -> EmbeddingTab:
+def build(cache: TeachCache, model_key: gr.State, compare_view: gr.State) -> EmbeddingTab:
     dim = cache.models.comparator(None).model.config.embedding_dim
     with gr.Tab("Embedding space", id="embedding", elem_id="tab-embedding") as tab:
         gr.HTML(INTRO.format(dim=dim, n=MAP_PER_CLASS * NUM_CLASSES, per=MAP_PER_CLASS), head=teach_head())
@@ -326,7 +318,7 @@ def build(cache: TeachCache, model_key: gr.State, shown: gr.State) -> EmbeddingT
                 info = gr.HTML("", elem_id="emb-info")
         timer = gr.Timer(1.0, active=False)
     t = EmbeddingTab(tab, method, emb_map, info, timer)
-    gr.on([tab.select, method.change, timer.tick], lambda k, s, m: render(cache, k, s, m),
-          [model_key, shown, method], [emb_map, info, timer], show_progress="hidden",
+    gr.on([tab.select, method.change, timer.tick, model_key.change], lambda k, v, m: render(cache, k, v, m),
+          [model_key, compare_view, method], [emb_map, info, timer], show_progress="hidden",
           trigger_mode="always_last", api_visibility="private")
     return t

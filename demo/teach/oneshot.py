@@ -18,7 +18,7 @@ from siamese.data import NUM_CLASSES
 from siamese.oneshot import class_references, one_shot_ranking
 from siamese.reference import Reference
 
-from ..inputs import EMPTY_SKETCH, digit_pad, sketch_image
+from ..inputs import digit_pad, sketch_image
 from ..views import digits_text, fmt, pct, png_data_uri
 from .cache import TeachCache
 from .common import status_html, teach_head, unseen_of
@@ -172,12 +172,11 @@ def unseen_button(comparator):
 
 def render(cache: TeachCache, key: str, sketch, seed: int, own: dict | None, classes=None):
     """(result, accuracy, references, timer, the never-seen button)."""
-    button = unseen_button(cache.models.comparator(key))
     ref, status = cache.reference(key)
     if ref is None:
         note = status_html(status, cache.models, "one-shot classification")
-        return note, "", "", gr.Timer(active=status == "loading"), button
-    return (*cache.run(_render, cache, ref, sketch, seed, own, classes), button)
+        return note, "", "", gr.Timer(active=status == "loading"), gr.skip()
+    return (*cache.run(_render, cache, ref, sketch, seed, own, classes), unseen_button(ref.comparator))
 
 
 def _render(cache: TeachCache, ref: Reference, sketch, seed: int, own: dict | None, classes=None):
@@ -261,14 +260,17 @@ def build(cache: TeachCache, model_key: gr.State) -> OneShotTab:
     outputs = [result, accuracy, refs, timer, only_unseen]
     again = dict(fn=lambda k, s, sd, o, c: render(cache, k, s, sd, o, c), inputs=inputs, outputs=outputs,
                  show_progress="hidden", trigger_mode="always_last", api_visibility="private")
-    gr.on([tab.select, sketch.change, timer.tick, classes.input], **again)
+    # One path to the result: the buttons only change an input (in the browser where they can),
+    # and every input's change reaches the one handler.
+    gr.on([tab.select, sketch.change, timer.tick, classes.change, seed.change, own.change, model_key.change],
+          **again)
     private = dict(api_visibility="private", show_progress="hidden")
-    only_unseen.click(lambda k: [str(d) for d in unseen_of(cache.models.comparator(k))], model_key, classes,
-                      **private).then(**again)
-    all_classes.click(lambda: ALL_CLASSES, None, classes, **private).then(**again)
-    clear.click(lambda: EMPTY_SKETCH, None, sketch, **private).then(**again)
-    redraw.click(lambda s: int(s or 0) + 1, seed, seed, **private).then(**again)
-    mnist.click(lambda: {}, None, own, **private).then(**again)
+    only_unseen.click(lambda k: [str(d) for d in unseen_of(cache.models.comparator(k))]
+                      if cache.models.alive(k) else gr.skip(), model_key, classes, **private)
+    all_classes.click(None, None, classes, js=f"() => {ALL_CLASSES!r}", **private)
+    clear.click(None, None, sketch, js="() => ({background: null, layers: [], composite: null})", **private)
+    redraw.click(lambda s: int(s or 0) + 1, seed, seed, **private)
+    mnist.click(lambda: {}, None, own, **private)
     use.click(lambda k, s, lab, o: keep_drawing(cache, k, s, lab, o), [model_key, sketch, label, own], own,
-              **private).then(**again)
+              **private)
     return t

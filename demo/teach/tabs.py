@@ -28,7 +28,7 @@ def build_teaching_tabs(models: Models, model_key: gr.State, compare_tab, blocks
     cache = teach_cache(models)
     cache.warm_when_ready(SHIPPED)
     return {
-        "embedding": embedding.build(cache, model_key, compare_tab.shown),
+        "embedding": embedding.build(cache, model_key, compare_tab.view),
         "oneshot": oneshot.build(cache, model_key),
         "threshold": threshold.build(cache, model_key),
         "losses": losses.build(models.comparator(None).model.config.embedding_dim),

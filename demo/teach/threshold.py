@@ -189,22 +189,22 @@ def prepare(ref: Reference, les: Lessons) -> None:
     les.worst_pairs(N_WORST)
 
 
-def render(cache: TeachCache, key: str, threshold: float | None, key_shown: str | None, reset: bool = False):
+def render(cache: TeachCache, key: str, threshold: float | None, key_shown: str | None):
     """(slider, roc, scores, distributions, mistakes, key_shown, timer). A new model (or
-    `reset`) puts the slider back on that model's own threshold and range."""
+    key_shown None: Reset forgets it) puts the slider back on that model's own threshold and
+    range."""
     ref, status = cache.reference(key)
     if ref is None:
         note = status_html(status, cache.models, "the ROC curve")
         return (gr.skip(), note, "", "", "", key_shown, gr.Timer(active=status == "loading"))
-    return cache.run(_render, cache, ref, key, threshold, key_shown, reset)
+    return cache.run(_render, cache, ref, key, threshold, key_shown)
 
 
-def _render(cache: TeachCache, ref: Reference, key: str, threshold: float | None, key_shown: str | None,
-            reset: bool):
+def _render(cache: TeachCache, ref: Reference, key: str, threshold: float | None, key_shown: str | None):
     les = cache.lessons(ref)
     cache.warm(ref)
     cmp = ref.comparator
-    fresh = reset or key_shown != key or threshold is None
+    fresh = key_shown != key or threshold is None
     lo, hi, step = slider_span(cmp.threshold, ref.distance_range())
     # The slider shows the threshold to its step; the model's own value is used exactly until
     # the learner moves it (a value within half a step of it counts as the model's own).
@@ -240,9 +240,10 @@ def build(cache: TeachCache, model_key: gr.State) -> ThresholdTab:
     t = ThresholdTab(tab, threshold, reset, roc, scores, dist, mistakes, key_shown, timer)
     outputs = [threshold, roc, scores, dist, mistakes, key_shown, timer]
     common = dict(outputs=outputs, show_progress="hidden", api_visibility="private")
-    gr.on([tab.select, timer.tick], lambda k, v, ks: render(cache, k, v, ks),
-          [model_key, threshold, key_shown], trigger_mode="always_last", **common)
-    threshold.input(lambda k, v, ks: render(cache, k, v, ks), [model_key, threshold, key_shown],
-                    trigger_mode="always_last", **common)
-    reset.click(lambda k, ks: render(cache, k, None, ks, reset=True), [model_key, key_shown], **common)
+    # One path to the views: Reset only forgets which model the slider shows (so the next render
+    # puts it back on the model's own threshold), and that change reaches the one handler.
+    gr.on([tab.select, timer.tick, threshold.input, model_key.change, key_shown.change],
+          lambda k, v, ks: render(cache, k, v, ks), [model_key, threshold, key_shown], trigger_mode="always_last",
+          **common)
+    reset.click(lambda: None, None, key_shown, show_progress="hidden", api_visibility="private")
     return t
