@@ -7,10 +7,11 @@ slow machine, and a trigger in that window starts a second request. Measured in 
 test (tests/test_e2e_page.py): A's stroke, then B's stroke and the button 1 s apart, gave three
 requests on the server at once, the oldest (B still empty) landing last.
 
-So the server orders them too. The browser stamps each request with a sequence number as it
-leaves (MODES_JS in demo.compare.tab); per session, requests run one at a time, and a request
-whose number is below the newest one already shown is dropped without computing (its outputs
-all skipped). The session's CompareView lives here as well: a request takes the one the newest
+So the server orders them too. The browser numbers each trigger (NUMBER_JS in
+demo.compare.tab) and a request carries the number it read with its inputs, as their gathering
+began: the newest trigger its values include. Per session, requests run one at a time, and a
+request whose number is below the newest one already shown is dropped without computing (its
+outputs all skipped); an equal number saw the same triggers, so it runs. The session's CompareView lives here as well: a request takes the one the newest
 shown comparison left, not the gr.State copy read when the request arrived (which a request
 running meanwhile has made stale).
 """

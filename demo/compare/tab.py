@@ -3,12 +3,13 @@ the work is in demo.compare.handlers.
 
 One path to the verdict: every trigger that changes what is compared (either pad, either
 upload, either side's Draw/Upload tab, the Compare button, the threshold, the session's model,
-the MNIST reference arriving) fires the one dependency `handlers.show`, with
-trigger_mode="always_last": Gradio runs the last trigger last, with the values on the page at
-that moment. Gradio's in-flight check has a gap (a trigger while the previous request is still
-being gathered in the browser starts another), so demo.compare.order also runs a session's
-requests one at a time on the server and drops one older than the comparison on screen: an
-older comparison never lands after a newer one. What needs no server (clearing a side, noting
+the MNIST reference arriving) reaches the one handler `handlers.show` (through two
+dependencies: the button's own, and the rest's), with trigger_mode="always_last": Gradio runs
+the last trigger last, with the values on the page at that moment. Gradio's in-flight check has
+a gap (a trigger while the previous request is still being gathered in the browser starts
+another), and two dependencies are not ordered against each other, so the browser numbers every
+trigger and demo.compare.order runs a session's requests one at a time on the server and drops
+one older than the comparison on screen: an older comparison never lands after a newer one. What needs no server (clearing a side, noting
 which tab is in front, bringing the Upload tabs forward for an example) happens in the browser.
 """
 from __future__ import annotations
@@ -27,12 +28,17 @@ from .order import Order
 
 SEEN = "its 28\u00d728 input, enlarged"  # the network views' labels and alt text (a11y.js)
 
+# Every trigger first numbers itself in the browser (NUMBER_JS, into the hidden t.seq), then the
+# comparison runs (.then): Gradio reads t.seq together with the other inputs as it starts
+# gathering them, so a request's number names the newest trigger its values include. (Numbered
+# later, in MODES_JS, a request whose gathering started first but ended last, the pads' export
+# being slow, carried the newest number with the oldest values: CI saw an upload's error
+# replaced by the hint its tab click had started.)
+NUMBER_JS = "() => (window.siameseCompareSeq = (window.siameseCompareSeq || 0) + 1)"
 # The handler's inputs are (model_key, view, sketch A, upload A, mode A, sketch B, upload B, mode
-# B, threshold, seq): the browser numbers the request (demo.compare.order) and fills in each
-# side's mode from the tab in front, as the request leaves (a deferred run reads the page
-# afresh). After a tab click the DOM may lag a tick.
+# B, threshold, seq): the browser fills in each side's mode from the tab in front, as the
+# request leaves (a deferred run reads the page afresh). After a tab click the DOM may lag a tick.
 MODES_JS = f"""async (...args) => {{
-  args[9] = (window.siameseCompareSeq = (window.siameseCompareSeq || 0) + 1);
   await new Promise((r) => setTimeout(r, 0));
   const front = (side, was) => {{
     const b = document.querySelector(`#tab-{UPLOAD}-${{side}}-button`);
@@ -159,11 +165,14 @@ def _wire(models: Models, model_key: gr.State, model_note: gr.State, t: CompareT
         return order.run(getattr(request, "session_hash", None), seq, view, compute,
                          lambda: tuple(gr.skip() for _ in outputs))
 
-    gr.on([a.sketch.change, b.sketch.change, a.upload.change, b.upload.change, a.tabs.change, b.tabs.change,
-           t.compare.click, t.threshold.input, model_key.change, t.reference.change],
-          on_trigger,
-          [model_key, t.view, a.sketch, a.upload, a.mode, b.sketch, b.upload, b.mode, t.threshold, t.seq],
-          outputs, js=MODES_JS, trigger_mode="always_last", **quiet)
+    inputs = [model_key, t.view, a.sketch, a.upload, a.mode, b.sketch, b.upload, b.mode, t.threshold, t.seq]
+    # The button has its own dependency: one shared with the pads would, while a stroke's
+    # comparison is in flight, defer the press and rerun it as the stroke (Gradio reruns a
+    # deferred trigger with the event of the request that held it), losing its warning.
+    for triggers in ([a.sketch.change, b.sketch.change, a.upload.change, b.upload.change, a.tabs.change,
+                      b.tabs.change, t.threshold.input, model_key.change, t.reference.change], [t.compare.click]):
+        gr.on(triggers, None, None, t.seq, js=NUMBER_JS, **quiet).then(
+            on_trigger, inputs, outputs, js=MODES_JS, trigger_mode="always_last", **quiet)
     for side in (a, b):  # in the browser: the pad and the upload emptied, Draw in front
         side.clear.click(None, None, [side.sketch, side.upload, side.tabs], js=CLEAR_JS, **quiet)
     # An example fills both uploads (each upload's change compares); bring those tabs forward.
