@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -13,9 +14,14 @@ from .helpers import ROOT
 pytestmark = pytest.mark.integration
 
 
-def test_a_process_that_retrains_compares_and_exits_returns_0_five_times(data_root):
-    for attempt in range(5):  # the old code aborted 3 exits in 4
-        p = subprocess.run([sys.executable, "-m", "tests.exit_after_work", str(data_root)], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
-        assert p.returncode == 0, f"attempt {attempt + 1}: status {p.returncode}\n{p.stderr[-2000:]}"
-        assert "exiting with work in flight" in p.stdout
+def test_a_process_that_retrains_compares_and_exits_returns_0_ten_times(data_root):
+    def once(_):
+        return subprocess.run([sys.executable, "-m", "tests.exit_after_work", str(data_root)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+
+    # Two at a time: most of each is one-threaded start-up (imports), so a 2-core machine halves
+    # the wait; exits under a busy CPU are the harder case anyway. The old code aborted 3 in 4.
+    with ThreadPoolExecutor(2) as pool:
+        for attempt, p in enumerate(pool.map(once, range(10)), 1):
+            assert p.returncode == 0, f"exit {attempt}: status {p.returncode}\n{p.stderr[-2000:]}"
+            assert "exiting with work in flight" in p.stdout
