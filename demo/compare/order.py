@@ -11,9 +11,10 @@ So the server orders them too. The browser numbers each trigger (NUMBER_JS in
 demo.compare.tab) and a request carries the number it read with its inputs, as their gathering
 began: the newest trigger its values include. Per session, requests run one at a time, and a
 request whose number is below the newest one already shown is dropped without computing (its
-outputs all skipped); an equal number saw the same triggers, so it runs. The session's CompareView lives here as well: a request takes the one the newest
-shown comparison left, not the gr.State copy read when the request arrived (which a request
-running meanwhile has made stale).
+outputs all skipped); an equal number saw the same triggers, so it runs. The session's
+CompareView lives here as well: a request takes the one the newest shown comparison left, not
+the gr.State copy read when the request arrived (which a request running meanwhile has made
+stale).
 """
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ the last trigger last, with the values on the page at that moment. Gradio's in-f
 a gap (a trigger while the previous request is still being gathered in the browser starts
 another), and two dependencies are not ordered against each other, so the browser numbers every
 trigger and demo.compare.order runs a session's requests one at a time on the server and drops
-one older than the comparison on screen: an older comparison never lands after a newer one. What needs no server (clearing a side, noting
-which tab is in front, bringing the Upload tabs forward for an example) happens in the browser.
+one older than the comparison on screen: an older comparison never lands after a newer one.
+What needs no server (clearing a side, noting which tab is in front, bringing the Upload tabs
+forward for an example) happens in the browser.
 """
 from __future__ import annotations
 
