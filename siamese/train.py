@@ -118,6 +118,11 @@ class Trainer:
             raise ValueError("--compile is not supported under torchrun")
         self.device = distributed.local_device(cfg.device)
         self.amp = use_amp(cfg.amp, self.device)
+        if self.world_size > 1 and cfg.amp == "auto" and self.device.type == "cpu":
+            # `auto` on a CPU is a timing (calibrate), taken on each rank: under load two ranks
+            # can measure apart, and a bf16 rank gathering descriptors with an fp32 one is a
+            # collective of two sizes (gloo aborted: "8192 vs 4096"). Rank 0's answer holds.
+            self.amp = bool(distributed.from_main([float(self.amp)])[0])
         torch.manual_seed(cfg.seed)
         if data is None:
             data, episodes = load_training_data(cfg, self.device)

@@ -143,3 +143,19 @@ def test_two_gloo_ranks_step_like_one_process_on_the_same_global_batch(case, mni
     model, ckpt = load_checkpoint(tmp_path / "ddp.pt")
     assert ckpt["step"] == 1 and ckpt["train_config"]["world_size"] == 2
     assert _max_diff({k: p.detach() for k, p in model.named_parameters()}, ranks[0]["weights"]) == 0.0
+
+
+def test_ranks_whose_cpu_timings_disagree_train_with_rank_0s_numerics(data_root, tmp_path):
+    """`--amp auto` on a CPU is a timing on each rank; under load rank 0 can pick bf16 and rank 1
+    fp32. Each rank then gathered descriptors of another size and gloo aborted the run ("8192 vs
+    4096", CI). Rank 0's pick must hold on every rank."""
+    args = ["--device", "cpu", "--max-steps", "1", "--eval-size", "100", "--no-eval", "--batch-size", "16",
+            "--data-dir", str(data_root), "--out", str(tmp_path / "ddp.pt")]
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                        "-m", "tests.ddp_rank", str(tmp_path), *args],
+                       cwd=ROOT, capture_output=True, text=True, timeout=240,
+                       env={**os.environ, "OMP_NUM_THREADS": "1", "DDP_RANK_AMP": "on,off"})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    assert "amp bf16" in r.stdout
+    ranks = [torch.load(tmp_path / f"rank{i}.pt") for i in (0, 1)]
+    assert _max_diff(ranks[0]["weights"], ranks[1]["weights"]) == 0.0
