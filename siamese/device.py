@@ -84,21 +84,24 @@ def calibrate(seconds: float = 0.25) -> Calibration:
         from .model import SiameseNet
 
         before = torch.get_num_threads()
-        torch.manual_seed(0)
-        model = SiameseNet().to(memory_format=torch.channels_last).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        x = torch.rand(CALIBRATION_BATCH, 1, 28, 28).contiguous(memory_format=torch.channels_last)
         rates, best = {}, (False, before, 0.0)
-        try:
-            for threads in sorted({before, 1}, reverse=True):
-                torch.set_num_threads(threads)
-                for amp in (False, True):
-                    r = rates[f"{'bf16' if amp else 'fp32'} x{threads}"] = _steps_per_s(model, opt, x, amp, seconds)
-                    amp_ok = not amp or r > 1.05 * rates[f"fp32 x{threads}"]
-                    if amp_ok and r > best[2] * (1.05 if threads < best[1] else 1.0):
-                        best = (amp, threads, r)
-        finally:
-            torch.set_num_threads(before)
+        # The first call can come from inside inference (Comparator.embed, under inference_mode:
+        # a process's first large batch); a training step needs autograd back on.
+        with torch.inference_mode(False), torch.enable_grad():
+            torch.manual_seed(0)
+            model = SiameseNet().to(memory_format=torch.channels_last).train()
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            x = torch.rand(CALIBRATION_BATCH, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+            try:
+                for threads in sorted({before, 1}, reverse=True):
+                    torch.set_num_threads(threads)
+                    for amp in (False, True):
+                        r = rates[f"{'bf16' if amp else 'fp32'} x{threads}"] = _steps_per_s(model, opt, x, amp, seconds)
+                        amp_ok = not amp or r > 1.05 * rates[f"fp32 x{threads}"]
+                        if amp_ok and r > best[2] * (1.05 if threads < best[1] else 1.0):
+                            best = (amp, threads, r)
+            finally:
+                torch.set_num_threads(before)
         _calibration = Calibration(best[0], best[1], {k: round(v, 1) for k, v in rates.items()})
         return _calibration
 

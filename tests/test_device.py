@@ -37,3 +37,15 @@ def test_importing_siamese_for_inference_leaves_the_trainer_out():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_first_calibration_may_come_from_inside_inference(monkeypatch):
+    """A process's first large Comparator.embed (under inference_mode: the page's MNIST reference
+    built on a lane) calibrates bf16; its training steps need autograd back on (it raised
+    "element 0 of tensors does not require grad" and the reference was unavailable)."""
+    from siamese import device
+
+    monkeypatch.setattr(device, "_calibration", None)  # as in a fresh process
+    with torch.inference_mode():
+        cal = device.calibrate(seconds=0.02)
+    assert isinstance(cal.amp, bool) and cal.threads >= 1 and len(cal.steps_per_s) >= 2
