@@ -60,6 +60,13 @@ def pct(x: float, digits: int = 1) -> str:
     return f"{x * 100:.{digits}f}%"
 
 
+def bar_pct(p: float) -> str:
+    """A probability as the bars show it (HTML): 96.1%, 100%, <0.1% (not a misleading 0.0%)."""
+    if p < 0.0005:
+        return "&lt;0.1%"
+    return pct(p, 0) if p >= 0.9995 else pct(p)
+
+
 def fit_frame(xy: np.ndarray, width: float, min_height: float, max_height: float, pad: float):
     """Points (N, 2) of a 2-D map -> (map coordinates -> SVG coordinates, the SVG's height) for a
     viewBox `width` wide with `pad` of margin. One scale for both axes, so distances stay

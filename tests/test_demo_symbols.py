@@ -224,7 +224,7 @@ def test_how_sure_in_words_and_numbers():
     assert V.sure_words(ranking(0.95, 0.05)) == "sure"
     assert V.sure_words(ranking(0.7, 0.3)) == "fairly sure"
     assert V.sure_words(ranking(0.5, 0.4, 0.1)) == "unsure: it could as well be \u201cs1\u201d"
-    assert V._pct(0.0001) == "&lt;0.1%" and V._pct(0.9999) == "100%" and V._pct(0.873) == "87.3%"
+    assert V.bar_pct(0.0001) == "&lt;0.1%" and V.bar_pct(0.9999) == "100%" and V.bar_pct(0.873) == "87.3%"
     html = V.result_html(ranking(0.95, 0.05))
     assert "95.0%</b> sure" in html and V.CONFIDENCE_NOTE in html
 

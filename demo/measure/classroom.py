@@ -63,14 +63,7 @@ def main(argv=None) -> int:
     run_seconds = a.baseline + a.seconds + 30
     env = {"SIAMESE_MAX_TRAIN_SECONDS": str(int(run_seconds) + 10)}
     with served_app(env=env, timeout=120) as (proc, url, _):
-        teacher = loopback_client(url).submit(loss="bce", seconds=run_seconds, lr=2e-3, init="scratch",
-                                              api_name="/class_retrain_api")
-        deadline = time.perf_counter() + 120
-        while not teacher.outputs():
-            if time.perf_counter() > deadline:
-                raise SystemExit(f"the class run did not start: {teacher.status()}")
-            time.sleep(0.1)
-        code = teacher.outputs()[0][0]["class_code"]
+        teacher, code = start_class_run(url, run_seconds)
 
         stop, lock = threading.Event(), threading.Lock()
         latencies, errors, window = [], [], {"on": False}
@@ -104,8 +97,7 @@ def main(argv=None) -> int:
         # a minute were measured that way), not the server. A class's screens are separate
         # machines. perf_counter is CLOCK_MONOTONIC, one clock for every process here.
         stop_at = time.perf_counter() + 3 + a.seconds
-        sizes = [min(WATCHERS_PER_PROCESS, a.watchers - k) for k in range(0, a.watchers, WATCHERS_PER_PROCESS)]
-        pending = pool.starmap_async(watch_group, [(url, code, n, stop_at) for n in sizes])
+        pending = watch_groups(pool, url, code, a.watchers, stop_at)
         time.sleep(3)  # every watcher connected and served its first look
         rss1 = rss_mb(proc.pid, children=False)
         cpu2, t2 = cpu_s(proc.pid, children=False), time.perf_counter()
@@ -118,10 +110,8 @@ def main(argv=None) -> int:
         teacher.cancel()
         for t in clients:
             t.join(15)
-        arrivals = []
-        for group_arrivals, group_errors in pending.get(60):
-            arrivals.extend(group_arrivals)
-            errors.extend(group_errors)
+        arrivals, watch_errors = watched_results(pending)
+        errors.extend(watch_errors)
         pool.close()
 
     gaps = []
@@ -170,25 +160,14 @@ def lesson(students: int = 30, screens: int = 30, run_seconds: float = 60.0, thi
         cpu0, t0 = cpu_s(proc.pid, children=False), time.perf_counter()
         time.sleep(baseline)  # the students alone: what a comparison costs the server
         cpu1, t1 = cpu_s(proc.pid, children=False), time.perf_counter()
-        teacher = loopback_client(url).submit(loss="bce", seconds=run_seconds, lr=2e-3, init="scratch",
-                                              api_name="/class_retrain_api")
-        deadline = time.perf_counter() + 120
-        while not teacher.outputs():
-            if time.perf_counter() > deadline:
-                raise SystemExit(f"the class run did not start: {teacher.status()}")
-            time.sleep(0.1)
-        code = teacher.outputs()[0][0]["class_code"]
+        teacher, code = start_class_run(url, run_seconds)
         t_run = time.perf_counter()
-        sizes = [min(WATCHERS_PER_PROCESS, screens - k) for k in range(0, screens, WATCHERS_PER_PROCESS)]
-        watched = pool.starmap_async(watch_group, [(url, code, n, stop_at) for n in sizes])
+        watched = watch_groups(pool, url, code, screens, stop_at)
         final = teacher.result(timeout=run_seconds + 120)[0]
         t_end = time.perf_counter()
         cpu2 = cpu_s(proc.pid, children=False)
         done_calls = calls.get(stop_at - time.perf_counter() + 60)
-        arrivals, errors = [], []
-        for group_arrivals, group_errors in watched.get(60):
-            arrivals.extend(group_arrivals)
-            errors.extend(group_errors)
+        arrivals, errors = watched_results(watched)
         pool.close()
     before = [c for group, _ in done_calls for (t, c) in group if t0 <= t <= t1]
     during = [c for group, _ in done_calls for (t, c) in group if t_run <= t <= t_end]
@@ -211,6 +190,33 @@ def lesson(students: int = 30, screens: int = 30, run_seconds: float = 60.0, thi
         server_cpu_s_per_s_during_run=round((cpu2 - cpu1) / max(t_end - t1, 1e-9), 3),
     )
     return out
+
+
+def start_class_run(url: str, seconds: float):
+    """The teacher starts a class run from scratch: (its gradio_client job, the class code)."""
+    teacher = loopback_client(url).submit(loss="bce", seconds=seconds, lr=2e-3, init="scratch",
+                                          api_name="/class_retrain_api")
+    deadline = time.perf_counter() + 120
+    while not teacher.outputs():
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"the class run did not start: {teacher.status()}")
+        time.sleep(0.1)
+    return teacher, teacher.outputs()[0][0]["class_code"]
+
+
+def watch_groups(pool, url: str, code: str, screens: int, stop_at: float):
+    """`screens` watchers of the class, WATCHERS_PER_PROCESS to each of the pool's processes."""
+    sizes = [min(WATCHERS_PER_PROCESS, screens - k) for k in range(0, screens, WATCHERS_PER_PROCESS)]
+    return pool.starmap_async(watch_group, [(url, code, n, stop_at) for n in sizes])
+
+
+def watched_results(pending) -> tuple[list[list[float]], list[str]]:
+    """watch_groups' result: every watcher's arrival times, and all their errors."""
+    arrivals, errors = [], []
+    for group_arrivals, group_errors in pending.get(60):
+        arrivals.extend(group_arrivals)
+        errors.extend(group_errors)
+    return arrivals, errors
 
 
 def student_group(url: str, n: int, think, start_at: float, stop_at: float, seed: int):

@@ -7,7 +7,7 @@ import html
 
 import numpy as np
 
-from ..views import fit_frame, fmt, pct, png_data_uri
+from ..views import bar_pct, fit_frame, fmt, pct, png_data_uri
 
 QUERY_HINT = "Now draw a new symbol on the middle pad: your symbols are ranked by how alike they look to it."
 W, H_MIN, H_MAX, PAD = 560, 260, 420, 46  # the map's viewBox and margin (a marker is 44 px)
@@ -64,23 +64,16 @@ def result_html(ranking, message: str | None = None, kind: str = "hint") -> str:
         f'data-distance="{m.distance:.6f}"><img src="{png_data_uri(m.image)}" alt="your symbol {_esc(m.name)}">'
         f'<span class="sym-name">{_esc(m.name)}</span>'
         f'<div class="sym-bar"><i style="width:{max(m.confidence * 100, 0.4):.1f}%"></i></div>'
-        f'<span class="sym-p">{_pct(m.confidence)}</span><span class="sym-d">d {fmt(m.distance)}</span></div>'
+        f'<span class="sym-p">{bar_pct(m.confidence)}</span><span class="sym-d">d {fmt(m.distance)}</span></div>'
         for i, m in enumerate(ranking.matches))
     return (f'<div class="sym-result" data-best="{_esc(best.name)}" data-confidence="{best.confidence:.6f}" '
             f'data-model="{ranking.model}"><div class="sym-head">'
             f'<img class="sym-query" src="{png_data_uri(ranking.query)}" alt="your new drawing as the network sees it">'
             f'<div aria-live="polite" role="status"><div class="sym-best">Best match: <b>{_esc(best.name)}</b></div>'
-            f'<div class="sym-sure"><b>{_pct(best.confidence)}</b> sure \u2014 {sure_words(ranking)}</div>'
+            f'<div class="sym-sure"><b>{bar_pct(best.confidence)}</b> sure \u2014 {sure_words(ranking)}</div>'
             f'<div class="muted">by the {MODEL_NAMES.get(ranking.model, ranking.model)}; distance '
             f'{fmt(best.distance)}</div></div></div>'
             f'<div class="sym-rows">{rows}</div><p class="sym-explain">{CONFIDENCE_NOTE}</p></div>')
-
-
-def _pct(p: float) -> str:
-    """A confidence as the bars say it: 87.3%, 100%, <0.1% (not a misleading 0.0%)."""
-    if p < 0.0005:
-        return "&lt;0.1%"
-    return pct(p, 0) if p >= 0.9995 else pct(p)
 
 
 def _marker(name: str, image: np.ndarray, at, true_at, cls: str, label: str) -> str:

@@ -19,7 +19,7 @@ from siamese.oneshot import class_references, one_shot_ranking
 from siamese.reference import Reference
 
 from ..inputs import digit_pad, sketch_image
-from ..views import digits_text, fmt, pct, png_data_uri
+from ..views import bar_pct, digits_text, fmt, pct, png_data_uri
 from .cache import TeachCache
 from .common import status_html, teach_head, unseen_of
 
@@ -94,13 +94,6 @@ def refs_html(items, seed: int) -> str:
             f'(random MNIST test digits, draw #{seed + 1}{mine})</div><div class="os-ref-grid">{cells}</div></div>')
 
 
-def prob(p: float) -> str:
-    """A same-probability as the bars show it: 96.1%, 100%, <0.1% (not a misleading 0.0%)."""
-    if p < 0.0005:
-        return "&lt;0.1%"
-    return pct(p, 0) if p >= 0.9995 else pct(p)
-
-
 def result_html(query: np.ndarray | None, ranked, items, message: str | None = None, kind: str = "hint") -> str:
     if query is None:
         return (f'<div class="os-result empty" data-state="{kind}"><div class="teach-note {kind}">'
@@ -116,12 +109,12 @@ def result_html(query: np.ndarray | None, ranked, items, message: str | None = N
             f'<div class="os-row{" top" if i == 0 else ""}" data-label="{r.label}" data-p="{r.same_probability:.6f}">'
             f'<img src="{png_data_uri(thumbs[r.label])}" alt="reference {r.label}"><span class="os-label">{r.label}</span>'
             f'<div class="os-bar"><i style="width:{max(r.same_probability * 100, 0.4):.1f}%"></i></div>'
-            f'<span class="os-p">{prob(r.same_probability)}</span>'
+            f'<span class="os-p">{bar_pct(r.same_probability)}</span>'
             f'<span class="os-d">d {fmt(r.distance)}</span></div>')
     return (f'<div class="os-result" data-top="{top.label}">'
             f'<div class="os-head"><img class="os-query" src="{png_data_uri(query)}" alt="your digit as the network sees it">'
             f'<div><div class="os-guess">{guess}</div><div class="muted">chance of <i>same</i> with each reference, '
-            f'most likely first; runner-up {second.label} at {prob(second.same_probability)}</div></div></div>'
+            f'most likely first; runner-up {second.label} at {bar_pct(second.same_probability)}</div></div></div>'
             f'<div class="os-bars">{"".join(rows)}</div></div>')
 
 
