@@ -54,6 +54,9 @@ LOSSES = ("bce", "contrastive", "triplet", "supcon")
 # every pair of the batch at once (B(B-1)/2 pairs from B descriptors, same and different pairs
 # weighted equally), far more signal per forward pass for a short run (bce and contrastive).
 MINING = ("random", "hard", "semihard", "all")
+# The learning rate over a run, after the linear warm-up: "cosine" decays it to 0 by the end;
+# "constant" holds the peak rate (a symbols model learned more from it in a short run: issue 31).
+SCHEDULES = ("cosine", "constant")
 
 
 def check_digits(digits) -> tuple[int, ...]:
@@ -152,6 +155,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup: float = 0.05  # fraction of the run spent warming the learning rate up
+    schedule: str = "cosine"  # cosine | constant: the rate after the warm-up (SCHEDULES)
     loss: str = "bce"  # bce | contrastive | triplet | supcon (its model always normalises)
     margin: float = 1.0  # contrastive and triplet margin, in embedding distance units
     temperature: float = 0.1  # supcon: the softmax temperature over cosine similarities
@@ -205,6 +209,10 @@ class TrainConfig:
             raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be positive, not {self.temperature}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup must be a fraction of the run in [0, 1), not {self.warmup}")
         if self.mining not in MINING:
             raise ValueError(f"mining must be one of {MINING}, not {self.mining!r}")
         if self.mining == "all" and self.loss not in ("bce", "contrastive"):

@@ -26,8 +26,8 @@ import torch
 
 from . import distributed
 from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
-from .config import (DATA, LOSSES, MINING, PRESETS, ROTATIONS, ModelConfig, TrainConfig, describe_data,
-                     metric_for_loss, parse_alphabets, parse_digits)
+from .config import (DATA, LOSSES, MINING, PRESETS, ROTATIONS, SCHEDULES, ModelConfig, TrainConfig,
+                     describe_data, metric_for_loss, parse_alphabets, parse_digits)
 from .data import MNIST, DataUnavailableError, random_affine
 from .device import autocast, calibrate, use_amp
 from .evaluate import ProgressProbe, choose_threshold, evaluate, print_splits, score_episodes
@@ -79,10 +79,13 @@ class TrainEvent:
                 f"lr {self.lr:.2e} | {self.pairs_per_s:8.0f} pairs/s{acc} | {self.elapsed:7.1f} s")
 
 
-def lr_factor(progress: float, warmup: float) -> float:
-    """Linear warm-up, then cosine decay to 0; `progress` in [0, 1] is the fraction of the run."""
+def lr_factor(progress: float, warmup: float, schedule: str = "cosine") -> float:
+    """Linear warm-up, then cosine decay to 0 (or, schedule "constant", the peak rate held);
+    `progress` in [0, 1] is the fraction of the run."""
     if progress < warmup:
         return max(progress / warmup, 0.02)
+    if schedule == "constant":
+        return 1.0
     p = (progress - warmup) / max(1.0 - warmup, 1e-8)
     return 0.5 * (1.0 + math.cos(math.pi * min(p, 1.0)))
 
@@ -234,7 +237,7 @@ class Trainer:
                 reason = "steps"
             elif cfg.max_seconds and elapsed >= cfg.max_seconds:
                 reason = "time"
-            lr = cfg.lr * lr_factor(min(progress, 1.0), cfg.warmup)
+            lr = cfg.lr * lr_factor(min(progress, 1.0), cfg.warmup, cfg.schedule)
             if reason or time.perf_counter() - last_t >= cfg.eval_every:
                 yield self._event(start, last_t, last_step, loss_sum, lr, per_epoch, reason)
                 if reason:
@@ -377,6 +380,11 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     p.add_argument("--batch-size", type=int, default=d.batch_size,
                    help="anchor images per step (under torchrun: in all, split over the ranks)")
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (AdamW)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule,
+                   help="the learning rate after the warm-up: cosine (decays to 0 by the end of the run) "
+                        "or constant (the peak rate throughout)")
+    p.add_argument("--warmup", type=float, default=d.warmup,
+                   help="fraction of the run spent warming the learning rate up linearly (0: none)")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--loss", choices=LOSSES, default=d.loss,
                    help="bce: the blog's 2-logit head; contrastive or triplet: margin losses on distances; "
@@ -433,6 +441,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
         cfg = TrainConfig(
             data_dir=a.data_dir, device=a.device, epochs=a.epochs, max_steps=a.max_steps,
             max_seconds=a.max_seconds, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
+            schedule=a.schedule, warmup=a.warmup,
             loss=a.loss, margin=a.margin, augment=a.augment, amp=a.amp, compile=a.compile,
             threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
             exclude_digits=exclude, mining=a.mining, temperature=a.temperature,

@@ -51,3 +51,25 @@ def test_model_options_reach_the_trained_network():
 def test_bad_temperature_is_refused():
     with pytest.raises(ValueError):
         TrainConfig(loss="supcon", temperature=0.0)
+
+
+def test_constant_schedule_holds_the_peak_rate_after_the_warm_up():
+    from siamese.train import lr_factor, parse_args
+
+    # warm-up 0.1: the same linear ramp; then cosine falls to 0 where constant stays at 1
+    assert lr_factor(0.05, 0.1, "constant") == pytest.approx(0.5) == lr_factor(0.05, 0.1)
+    assert [lr_factor(p, 0.1, "constant") for p in (0.1, 0.55, 1.0)] == [1.0, 1.0, 1.0]
+    assert lr_factor(0.0, 0.0, "constant") == 1.0 and lr_factor(0.0, 0.0) == pytest.approx(1.0)
+    cfg, _ = parse_args(["--schedule", "constant", "--warmup", "0"])
+    assert (cfg.schedule, cfg.warmup) == ("constant", 0.0)
+    assert parse_args([])[0].schedule == "cosine"
+    for bad in (dict(schedule="step"), dict(warmup=1.0), dict(warmup=-0.1)):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+    # the last event reports the rate at the end of the run: the peak, not 0
+    ends = {}
+    for schedule in ("cosine", "constant"):
+        cfg = TrainConfig(schedule=schedule, lr=1e-3, max_steps=4, epochs=100, batch_size=32, eval_every=1e9,
+                          eval_size=20, amp="off", channels_last=False)
+        ends[schedule] = list(Trainer(cfg, data=fake_mnist(), model_config=ModelConfig(**SMALL)).run())[-1].lr
+    assert ends == {"cosine": pytest.approx(0.0, abs=1e-12), "constant": pytest.approx(1e-3)}
