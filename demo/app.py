@@ -21,6 +21,7 @@ from siamese import Comparator
 
 from . import limits
 from .banner import banner_update, build_model_banner, gone_note
+from .browser import BrowserModels
 from .classroom.classes import ClassRoom
 from .classroom.handlers import ClassHandlers
 from .classroom.tab import build_class_tab, build_share_panel
@@ -75,9 +76,11 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
             comparator = Comparator.from_checkpoint(path)
         models = Models(comparator, data_dir=data_dir, download=download).start()
     symbol_models = SymbolModels.load(models.comparator(SHIPPED), symbols_path).measure(models.lanes)
+    browser = BrowserModels(models)  # each model's weights for the page's script (demo.browser)
 
-    # page.css: the look; pads.css: paper edge to edge on the digit pads; screens.css: phones, tablets.
-    css = "\n".join((ASSETS / name).read_text() for name in ("page.css", "pads.css", "screens.css"))
+    # page.css: the look; board.css: the Compare board; pads.css: paper edge to edge on the
+    # Sketchpads of the other tabs; screens.css: phones, tablets.
+    css = "\n".join((ASSETS / name).read_text() for name in ("page.css", "board.css", "pads.css", "screens.css"))
     css += f"\n.digit-pad {{ --paper: {CANVAS}px; }}"  # the pads' paper side, for pads.css
     with gr.Blocks(title="Siamese Digits", analytics_enabled=False,
                    delete_cache=(max(1, limits.CACHE_SECONDS // 4), limits.CACHE_SECONDS)) as demo:
@@ -92,7 +95,7 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
                                 elem_id="projector-toggle")
         with gr.Tabs(elem_id="main-tabs") as main_tabs:
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-                compare_tab = build_compare_tab(models, model_key, model_note, demo)
+                compare_tab = build_compare_tab(models, model_key, model_note, demo, browser)
             with gr.Tab("Retrain", id="retrain", elem_id="tab-retrain") as retrain_ui:
                 retrain_tab = build_retrain_tab(models, model_key, demo, retrain_ui, data_dir, slot=slot)
                 classes = ClassHandlers(ClassRoom(models, hours=limits.CLASS_HOURS, max_classes=limits.MAX_CLASSES,
@@ -121,6 +124,8 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
         for script in ("brush.js", "pad_scale.js", "a11y.js"):
             demo.load(None, js=(ASSETS / script).read_text())
     demo.models = models  # for tests and measurements: models.wait() until the reference is built
+    demo.browser = browser  # the models' files for the page's script
+    demo.compare = compare_tab
     demo.symbol_models = symbol_models  # the Your symbols tab's two models
     demo.retrain = retrain_tab.handlers  # its slot (who trains now) and sessions (their models)
     # status_update_rate: Gradio's "auto" sends every waiting request its new queue position each

@@ -48,8 +48,11 @@ def distance_svg(threshold: float, distance: float | None, hist=None, ref_range=
     def x(v):
         return ML + (min(max(v, lo), hi) - lo) / (hi - lo) * pw
 
+    # data-*: how the axis maps distances to x, for the page's script to mark a pair (board.js)
     parts = [f'<svg class="dist-svg" viewBox="0 0 {W} {H}" role="img" '
-             f'aria-label="distance of this pair against MNIST test pair distances">']
+             f'aria-label="distance of this pair against MNIST test pair distances" data-lo="{lo}" '
+             f'data-hi="{hi}" data-x0="{ML}" data-w="{pw}" data-top="{MT}" data-base="{base}" '
+             f'data-colour="{PAIR_COLOUR}">']
     t = x(threshold)
     parts.append(f'<rect x="{ML}" y="{MT}" width="{t - ML:.1f}" height="{ph}" fill="{SAME_COLOUR}" opacity="0.05"/>')
     parts.append(f'<rect x="{t:.1f}" y="{MT}" width="{ML + pw - t:.1f}" height="{ph}" fill="{DIFF_COLOUR}" opacity="0.05"/>')

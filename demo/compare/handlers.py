@@ -1,38 +1,38 @@
-"""Event handlers of the Compare tab and the /compare API, as plain functions of Gradio values.
+"""The Compare tab's server side and the /compare API, as plain functions of Gradio values.
 
-They turn inputs into arrays (demo.inputs), call `siamese` (Comparator, Reference) and turn the
-results into component values (demo.compare.views). demo.compare.tab wires them into the page;
-tests call them directly.
+The verdict is computed in the browser (demo/assets/board.js); the server answers the board's
+`look` after a stroke, an upload or a model change: each side's nearest MNIST test digits from
+the 28x28 image the browser made (784 bytes), and the verdict itself only when asked (the
+browser cannot run the network, or its model's weights are still on their way), from a PNG or
+the 28x28 image. Its answer names each side's version, so the board shows it only while the
+side still holds what was sent.
 
-The tab has one handler, `show`: whatever changed (a stroke, an upload, a tab, the threshold,
-the model, the MNIST reference arriving), it recomputes the verdict from what the two sides
-hold now. It keeps what it showed in a `CompareView` (a gr.State), so a side that did not
-change is neither preprocessed nor embedded again, and panels that would come out the same
-are skipped rather than sent again.
+`Seen` keeps, per session, the last pair a look saw: the Embedding space tab marks it.
 """
 from __future__ import annotations
 
-import hashlib
-import weakref
-from dataclasses import dataclass, field, replace
+import base64
+import binascii
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 
 from siamese import BlankImageError, Comparator, ImageError
 
 from ..banner import gone_note
-from ..distance_plot import slider_span, slider_value
 from ..examples import example_pairs
-from ..inputs import side_image
+from ..limits import MAX_UPLOAD_MB
 from ..models import SHIPPED, Models
-from ..views import clean_message, network_view
+from ..views import clean_message
 from . import views
 
 N_NEIGHBOURS = 8
-START_HINT = "Draw or upload two digits, one on each side."
+MAX_SESSIONS = 4096  # sessions whose last pair is kept (the oldest goes first)
+SIDES = ("a", "b")
 
 
 class SideError(ValueError):
@@ -53,7 +53,7 @@ def preprocess_or_explain(cmp: Comparator, image, name: str) -> np.ndarray:
 
 @dataclass
 class Shown:
-    """The comparison on screen: what the embedding map marks and the threshold redraws."""
+    """The last pair a session's board showed: what the embedding map marks."""
 
     distance: float
     same_probability: float
@@ -62,174 +62,130 @@ class Shown:
     guesses: tuple[str, str] | None = None  # majority label of each side's neighbours
 
 
-@dataclass(frozen=True)
-class Side:
-    """One side as the model `key` sees it, kept while the side holds the same input."""
+class Seen:
+    """Per session, the last pair its board showed (bounded; a closed page's goes)."""
 
-    key: str
-    source: str | None  # what the side holds (see `identity`); None: nothing
-    image: np.ndarray | None = None  # (28, 28) float
-    embedding: torch.Tensor | None = None  # (1, D)
-    problem: SideError | None = None
+    def __init__(self, max_sessions: int = MAX_SESSIONS):
+        self._pairs: OrderedDict[str, Shown] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_sessions = max_sessions
 
+    def put(self, session: str | None, shown: Shown) -> None:
+        if session is None:
+            return
+        with self._lock:
+            self._pairs[session] = shown
+            self._pairs.move_to_end(session)
+            while len(self._pairs) > self.max_sessions:
+                self._pairs.popitem(last=False)
 
-@dataclass
-class CompareView:
-    """What the tab shows, per session (a gr.State): the model whose threshold the slider
-    holds, both sides, the comparison, and a signature of each panel sent (an equal signature
-    means the panel on screen is already right)."""
+    def get(self, session: str | None) -> Shown | None:
+        with self._lock:
+            return self._pairs.get(session)
 
-    key: str = SHIPPED
-    a: Side | None = None
-    b: Side | None = None
-    shown: Shown | None = None
-    panels: dict = field(default_factory=dict)
-
-
-def identity(source) -> str | None:
-    """A short name for what a side holds: an upload's file path (every upload gets its own),
-    or a hash of a drawing's pixels (the pad sends them again at every event)."""
-    if source is None:
-        return None
-    if isinstance(source, (str, Path)):
-        return f"file:{source}"
-    data = bytes(source) if isinstance(source, (bytes, bytearray)) else np.ascontiguousarray(source).tobytes()
-    shape = "" if isinstance(source, (bytes, bytearray)) else str(np.shape(source))
-    return f"data:{shape}:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
+    def forget(self, session: str | None) -> None:
+        with self._lock:
+            self._pairs.pop(session, None)
 
 
-def _missing_message(a: Side, b: Side) -> str | None:
-    if a.source is None and b.source is None:
-        return START_HINT
-    if a.source is None:
-        return "Now draw or upload digit A (left)."
-    if b.source is None:
-        return "Now draw or upload digit B (right)."
-    return None
-
-
-_spans: "weakref.WeakKeyDictionary[Comparator, tuple[float, float]]" = weakref.WeakKeyDictionary()
+_spans: dict[int, tuple[Comparator, tuple[float, float]]] = {}
 
 
 def example_distance_span(cmp: Comparator) -> tuple[float, float]:
     """Smallest and largest distance between any two of the example digits: the model's scale
     for the threshold slider before (or without) the MNIST reference. Once per model."""
-    span = _spans.get(cmp)
-    if span is None:
+    hit = _spans.get(id(cmp))
+    if hit is None or hit[0] is not cmp:
         files = sorted({f for pair in example_pairs() for f in pair})
         emb = cmp.embed(np.stack([cmp.preprocess(f) for f in files]))  # (F, D)
         i, j = np.triu_indices(len(files), 1)
         d = cmp.distance(emb[i], emb[j])
-        span = _spans[cmp] = (float(d.min()), float(d.max()))
-    return span
+        hit = _spans[id(cmp)] = (cmp, (float(d.min()), float(d.max())))
+    return hit[1]
 
 
-def _sides(cmp: Comparator, key: str, view: CompareView, sources) -> tuple[Side, Side]:
-    """Both sides for `sources` (A's input, B's input), reusing a side whose input and model
-    are unchanged; the new ones embedded in one batch."""
-    out = []
-    for name, source, kept in zip(("Digit A", "Digit B"), sources, (view.a, view.b)):
-        ident = identity(source)
-        if kept is not None and kept.key == key and kept.source == ident:
-            out.append(kept)
-        elif source is None:
-            out.append(Side(key, None))
-        else:
-            try:
-                out.append(Side(key, ident, preprocess_or_explain(cmp, source, name)))
-            except SideError as e:
-                out.append(Side(key, ident, problem=e))
-    todo = [i for i, s in enumerate(out) if s.image is not None and s.embedding is None]
-    if todo:
-        emb = cmp.embed(np.stack([out[i].image for i in todo]))  # (len(todo), D)
-        for row, i in enumerate(todo):
-            out[i] = replace(out[i], embedding=emb[row : row + 1])
-    return out[0], out[1]
+# -- the board's look --------------------------------------------------------------------------------
+def side_image(cmp: Comparator, payload: dict, name: str) -> tuple[np.ndarray, bool]:
+    """A side as the board sends it -> ((28, 28) float in [0, 1], whether the server made it).
+    `mnist`: the browser's own 28x28 image (784 bytes, base64); `png` (a pad's pixels) or `file`
+    (an upload's bytes), base64: preprocessed here. Raises SideError."""
+    try:
+        if payload.get("mnist") is not None:
+            raw = base64.b64decode(payload["mnist"], validate=True)
+            if len(raw) != 28 * 28:
+                raise ImageError("the 28x28 image must be 784 bytes")
+            return np.frombuffer(raw, np.uint8).reshape(28, 28).astype(np.float32) / 255.0, False
+        data = payload.get("png") or payload.get("file")
+        if not isinstance(data, str) or len(data) > MAX_UPLOAD_MB * 1_400_000:  # base64 is 4/3 of the bytes
+            raise ImageError(f"send an image of at most {MAX_UPLOAD_MB} MB")
+        return preprocess_or_explain(cmp, base64.b64decode(data, validate=True), name), True
+    except (binascii.Error, ValueError) as e:
+        if isinstance(e, SideError):
+            raise
+        raise SideError(name, e if isinstance(e, ImageError) else ImageError(f"the image could not be read ({e})")) from None
 
 
-class _Emit:
-    """Outputs that skip panels whose signature equals the one already on screen."""
-
-    def __init__(self, panels: dict):
-        self.panels = dict(panels)
-
-    def __call__(self, name: str, signature, make):
-        if signature is not None and self.panels.get(name) == signature:
-            return gr.skip()
-        self.panels[name] = signature
-        return make()
-
-
-def show(models: Models, key: str | None, view: CompareView | None, sketch_a, upload_a, mode_a,
-         sketch_b, upload_b, mode_b, threshold: float, strict: bool = False):
-    """The tab's one handler: the verdict for what the two sides hold now, under the session's
-    model. Outputs: verdict, both network views, plot, both neighbour panels, threshold slider,
-    the CompareView, model_key and model_note (both skipped unless the model left the server).
-
-    strict (the Compare button): a missing or unusable side also pops up a warning. Otherwise
-    (a stroke, an upload, a tab switch) only the verdict card says it: drawing the first digit
-    must not pop up warnings.
-    """
-    view = view if view is not None else CompareView()
-    key, new_key, note = key or SHIPPED, gr.skip(), gr.skip()
+def look(models: Models, seen: Seen, data: dict, session: str | None = None) -> dict:
+    """The board's question after a stroke: {key, verdict: bool, sides: {a, b: None or {version,
+    mnist | png | file}}} -> {key, sides: {s: {version, neighbours (HTML), guess, image (base64
+    28x28, when made here), problem, kind}}, verdict: {distance, probability, versions} (when
+    asked)}; {gone: {label, reason}} when the key's model left the server."""
+    data = data if isinstance(data, dict) else {}
+    key = data.get("key") or SHIPPED
     gone = models.gone(key)
-    if gone is not None:  # the model this tab used has left the server: say so, use the shipped one
-        key, new_key, note = SHIPPED, SHIPPED, gone_note(gone.label, gone.reason)
+    if gone is not None:
+        return {"gone": {"label": gone.label, "reason": gone.reason}}
     cmp = models.comparator(key)
     ref = models.reference(key)
     status = "ready" if ref is not None else models.status(key)
-    emit = _Emit(view.panels if view.key == key else {})
-
-    # The slider: the model's own threshold when the model changed; a new span once the
-    # reference (the test pairs' distances) replaces the example digits' span.
-    lo, hi, step = slider_span(cmp.threshold, ref.distance_range() if ref is not None
-                               else example_distance_span(cmp))
-    if view.key != key or threshold is None:
-        threshold = slider_value(cmp.threshold, step)
-        slider = gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold)
-        emit.panels["slider"] = (key, ref is not None)
-    else:
-        threshold = slider_value(min(max(float(threshold), lo), hi), step)
-        slider = emit("slider", (key, ref is not None),
-                      lambda: gr.Slider(minimum=lo, maximum=hi, step=step, value=threshold))
-
-    a, b = _sides(cmp, key, view, (side_image(sketch_a, upload_a, mode_a), side_image(sketch_b, upload_b, mode_b)))
-    message = _missing_message(a, b)
-    kind = "hint"
-    if message is None and (a.problem or b.problem):
-        problem = a.problem or b.problem
-        message, kind = str(problem), "hint" if problem.blank else "error"
-    if message is not None:
-        if strict:
-            gr.Warning(message, title="Two digits needed" if kind == "hint" else "Cannot compare")
-        shown = None
-        out = (views.message_html(message, kind),
-               emit("view_a", "none", lambda: None), emit("view_b", "none", lambda: None),
-               emit("plot", (threshold, None, status), lambda: views.plot_html(threshold, None, ref, status)),
-               emit("nn_a", (None, status), lambda: views.neighbours_html("A", [] if ref else None, status)),
-               emit("nn_b", (None, status), lambda: views.neighbours_html("B", [] if ref else None, status)))
-    else:
-        d = float(cmp.distance(a.embedding, b.embedding)[0])
-        p = float(cmp.same_probability(a.embedding, b.embedding)[0])
-        shown = Shown(d, p, a.image, b.image)
-        nn = {}
-        if ref is not None:  # each side's neighbours, only for a side that changed
-            todo = [s for s, side in (("a", a), ("b", b)) if emit.panels.get(f"nn_{s}") != (side.source, status)]
-            if todo:
-                found = ref.nearest_to(torch.cat([(a if s == "a" else b).embedding for s in todo]), k=N_NEIGHBOURS)
-                nn = dict(zip(todo, found))
-            guesses = view.shown.guesses if view.shown is not None else None
-            shown.guesses = tuple(str(views.majority(nn[s])[0]) if s in nn else (guesses or ("", ""))["ab".index(s)]
-                                  for s in "ab")
-        out = (views.verdict_html(d, p, threshold, shown.guesses),
-               emit("view_a", a.source, lambda: network_view(a.image)),
-               emit("view_b", b.source, lambda: network_view(b.image)),
-               emit("plot", (threshold, d, status), lambda: views.plot_html(threshold, d, ref, status)),
-               emit("nn_a", (a.source, status), lambda: views.neighbours_html("A", nn.get("a"), status)),
-               emit("nn_b", (b.source, status), lambda: views.neighbours_html("B", nn.get("b"), status)))
-    return (*out, slider, CompareView(key, a, b, shown, emit.panels), new_key, note)
+    requested = data.get("sides") if isinstance(data.get("sides"), dict) else {}
+    out, images, versions = {"key": key, "sides": {}}, {}, {}
+    for s in SIDES:
+        payload = requested.get(s)
+        if not isinstance(payload, dict):
+            continue
+        entry = out["sides"][s] = {"version": payload.get("version")}
+        versions[s] = payload.get("version")
+        try:
+            image, made_here = side_image(cmp, payload, f"Digit {s.upper()}")
+        except SideError as e:
+            entry.update(problem=str(e), kind="hint" if e.blank else "error",
+                         neighbours=views.neighbours_html(s.upper(), [] if ref else None, status))
+            continue
+        images[s] = image
+        if made_here:
+            entry["image"] = base64.b64encode(np.rint(image * 255).astype(np.uint8).tobytes()).decode("ascii")
+    if not images:
+        return out
+    names = [s for s in SIDES if s in images]
+    emb = cmp.embed(np.stack([images[s] for s in names]))  # (len(names), D)
+    found = ref.nearest_to(emb, k=N_NEIGHBOURS) if ref is not None else [None] * len(names)
+    for s, nn in zip(names, found):
+        entry = out["sides"][s]
+        entry["neighbours"] = views.neighbours_html(s.upper(), nn, status)
+        entry["guess"] = str(views.majority(nn)[0]) if nn else None
+    if len(names) == 2:
+        d = float(cmp.distance(emb[:1], emb[1:])[0])
+        p = float(cmp.same_probability(emb[:1], emb[1:])[0])
+        guesses = (out["sides"]["a"]["guess"], out["sides"]["b"]["guess"]) if ref is not None else None
+        seen.put(session, Shown(d, p, images["a"], images["b"], guesses))
+        if data.get("verdict"):
+            out["verdict"] = {"distance": d, "probability": p, "versions": [versions["a"], versions["b"]]}
+    return out
 
 
+def empty_neighbours(ref, status: str) -> dict:
+    """Each side's neighbour panel before a digit is there (the board shows it for an empty side)."""
+    return {s: views.neighbours_html(s.upper(), [] if ref is not None else None, status) for s in SIDES}
+
+
+def gone_back(evt: gr.EventData):
+    """The board found the session's model gone: the shipped model, and a word on why."""
+    data = getattr(evt, "_data", None) or {}
+    return SHIPPED, gone_note(data.get("label"), data.get("reason") or "it is not on this server")
+
+
+# -- the /compare API --------------------------------------------------------------------------------
 def compare_api(models: Models):
     """The function behind the /compare endpoint. Gradio describes the endpoint from it (API
     page and, with the MCP server on, the `compare` tool): its name, its argument names and
@@ -260,14 +216,16 @@ def compare_files(models: Models, file_a, file_b, key: str = SHIPPED) -> dict:
     if not file_a or not file_b:
         raise gr.Error("Send two image files: image_a and image_b.", title="Two images needed")
     cmp = models.comparator(key)
-    try:
-        r = cmp.compare(file_a, file_b)
-    except ImageError:
-        try:  # which side, and why
-            for name, f in (("image_a", file_a), ("image_b", file_b)):
-                preprocess_or_explain(cmp, f, name)
+    images = []
+    for name, f in (("image_a", file_a), ("image_b", file_b)):
+        try:
+            images.append(preprocess_or_explain(cmp, Path(f) if isinstance(f, str) else f, name))
         except SideError as e:
             raise gr.Error(str(e), title="Cannot compare") from None
-        raise
-    return {**r.to_dict(), "verdict": views.verdict_text(r.distance, r.same_probability, r.threshold)[0],
-            "metric": cmp.model.config.metric, "model": key}
+    emb = cmp.embed(np.stack(images))  # (2, D)
+    d = float(cmp.distance(emb[:1], emb[1:])[0])
+    p = float(cmp.same_probability(emb[:1], emb[1:])[0])
+    same = d <= cmp.threshold
+    return {"distance": d, "same_probability": p, "same": same, "threshold": cmp.threshold,
+            "verdict": "same" if same else "different", "metric": cmp.model.config.metric, "model": key}
+

@@ -67,4 +67,5 @@ the mistakes trade places on the plot: fewer missed matches, more false alarms.<
 by its centre of mass in a 28\u00d728 field, as MNIST's digits were. The two small black squares are exactly
 that input.</p>
 <p class="facts">This model: {"; ".join(facts)}.</p>
+<p id="engine-note" class="engine-note" aria-live="polite">Where it runs: loading the network into your browser\u2026</p>
 </div>"""

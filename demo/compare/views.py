@@ -1,5 +1,7 @@
-"""Compare results -> what the tab shows: the verdict card, the distance plot with its legend and
-caption, and the neighbour galleries. Pure functions of numbers and arrays."""
+"""What the Compare tab shows from the server: the board the page's script brings to life (its
+HTML), the distance plot with its legend and caption, and the neighbour galleries. The verdict
+card is drawn by the script (demo/assets/board.js), in the browser. Pure functions of numbers
+and arrays."""
 from __future__ import annotations
 
 import html
@@ -8,57 +10,55 @@ from collections import Counter
 from ..distance_plot import distance_svg, plot_range
 from ..views import fmt, png_data_uri
 
-
-def message_html(text: str, kind: str = "hint") -> str:
-    """A card in place of the verdict: kind 'hint' (what to do next) or 'error'."""
-    icon = "\u26a0\ufe0f" if kind == "error" else "\u270f\ufe0f"
-    return (f'<div class="verdict-card {kind}" data-verdict="{kind}">'
-            f'<div class="verdict-msg"><span class="msg-icon">{icon}</span>{html.escape(text)}</div></div>')
+SEEN = "its 28\u00d728 input, enlarged"  # the network views' alt text
 
 
-def verdict_text(distance: float, p_same: float, threshold: float) -> tuple[str, str, str]:
-    """(verdict 'same'/'different', headline, one plain sentence) for a pair."""
-    same = distance <= threshold
-    if same:
-        if p_same >= 0.9:
-            head, say = "Same digit", "The network is confident both images show the same digit."
-        elif p_same >= 0.5:
-            head, say = "Probably the same digit", "The network leans towards the same digit, without much margin."
-        else:
-            head, say = ("Same digit, only just",
-                         "The distance is under the threshold, but the head on its own would call them "
-                         "different: a borderline pair.")
-    else:
-        if p_same <= 0.1:
-            head, say = "Different digits", "The network is confident these are two different digits."
-        elif p_same <= 0.5:
-            head, say = "Probably different digits", "The network leans towards different digits, without much margin."
-        else:
-            head, say = ("Different digits, only just",
-                         "The distance is over the threshold, but the head on its own would call them "
-                         "the same: a borderline pair.")
-    return ("same" if same else "different"), head, say
-
-
-def verdict_html(distance: float, p_same: float, threshold: float, guesses: tuple[str, str] | None = None) -> str:
-    verdict, head, say = verdict_text(distance, p_same, threshold)
-    rel = "\u2264" if verdict == "same" else ">"
-    why = (f"Distance {fmt(distance)} {rel} threshold {fmt(threshold)}, so the verdict is "
-           f"\u201c{verdict}\u201d. Smaller distance means more alike.")
-    guess = ""
-    if guesses:
-        guess = (f'<div class="verdict-guess">Nearest MNIST digits say: A looks like a <b>{guesses[0]}</b>, '
-                 f'B like a <b>{guesses[1]}</b>.</div>')
-    return f"""<div class="verdict-card {verdict}" data-verdict="{verdict}">
-<div class="verdict-head">{head}</div>
-<div class="verdict-say">{say}</div>
-<div class="verdict-nums">
-  <div><b id="distance-value">{fmt(distance)}</b><span>distance</span></div>
-  <div><b id="probability-value">{p_same * 100:.0f}%</b><span>chance of same digit</span></div>
-  <div><b>{fmt(threshold)}</b><span>threshold</span></div>
-</div>
-<div class="verdict-why">{why}</div>{guess}
+def _side_html(s: str) -> str:
+    """One side: Draw/Upload switch, the pad (a canvas of its own), the upload, Clear."""
+    name = s.upper()
+    return f"""<div class="board-side" data-side="{s}">
+<div class="side-head"><span class="side-title">Digit {name}</span>
+<div class="mode-switch" role="tablist" aria-label="Digit {name}: draw or upload">
+<button type="button" role="tab" id="tab-draw-{s}-button" data-mode="draw" aria-selected="true">Draw</button>
+<button type="button" role="tab" id="tab-upload-{s}-button" data-mode="upload" aria-selected="false">Upload</button>
+</div></div>
+<div id="sketch-{s}" class="digit-pad" data-panel="draw"><canvas role="img" aria-label="Drawing pad for digit {name}: draw with the mouse, a finger or a stylus"></canvas>
+<div class="pad-hint">draw digit {name} here</div></div>
+<div id="upload-{s}" class="digit-upload" data-panel="upload" hidden tabindex="0">
+<label class="drop"><input type="file" accept="image/*" aria-label="Choose an image of digit {name}">
+<img class="preview" alt="Uploaded image of digit {name}"><span class="drop-text">Drop, paste or <u>choose</u> an image:
+PNG, JPEG or WebP, any size; dark on light or light on dark</span></label></div>
+<div class="side-foot"><button type="button" id="clear-{s}" class="clear-btn">Clear {name}</button></div>
 </div>"""
+
+
+def board_html(examples: list[tuple[str, str]]) -> str:
+    """The Compare board: both sides, the verdict, the network's two 28x28 views, the Compare
+    button and the example pairs (URLs of their two images). Static: board.js fills it in.
+    (A gr.HTML template: no backticks, no dollar-brace, no double braces.)"""
+    views = "".join(
+        f'<figure id="view-{s}" class="network-view empty"><canvas width="28" height="28" role="img" '
+        f'aria-label="Digit {s.upper()} as the network sees it: {SEEN}"></canvas><figcaption>{s.upper()}</figcaption></figure>'
+        for s in "ab")
+    pairs = "".join(
+        f'<button type="button" class="example" data-a="{html.escape(a)}" data-b="{html.escape(b)}" '
+        f'aria-label="Example pair {i + 1}"><img src="{html.escape(a)}" alt=""><img src="{html.escape(b)}" alt=""></button>'
+        for i, (a, b) in enumerate(examples))
+    return f"""<div class="board" id="compare-row">
+{_side_html("a")}
+{_side_html("b")}
+<div class="board-result result-col">
+<div id="verdict" role="status" aria-live="polite" aria-atomic="true"></div>
+<div class="views-title">What the network sees: A and B as 28\u00d728 inputs</div>
+<div class="views">{views}</div>
+<button type="button" id="compare-btn" class="compare-btn">Compare</button>
+<div class="board-toast" role="status" hidden></div>
+</div>
+</div>
+<div class="examples" id="examples"><div class="examples-title">Example pairs made for this page (drawn strokes and font
+digits): click one</div><div class="examples-row">{pairs}</div></div>"""
+
+
 
 
 def majority(neighbours) -> tuple[int, int]:

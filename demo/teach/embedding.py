@@ -19,6 +19,7 @@ from siamese.data import NUM_CLASSES
 from siamese.projection import MAP_PER_CLASS, EmbeddingMap, map_features
 from siamese.reference import Reference
 
+from ..models import session_of
 from ..views import DIGIT_COLOURS, digits_text, fit_frame, fmt, png_data_uri, unseen_label
 from .cache import TeachCache
 from .common import status_html, teach_head, unseen_of
@@ -277,10 +278,9 @@ def prepare(ref: Reference, les: Lessons) -> None:
     map_html(ref, les, les.map("pca"), [], None)
 
 
-def render(cache: TeachCache, key: str, view, method_label: str):
+def render(cache: TeachCache, key: str, shown, method_label: str):
     """Tab selected / method changed / model changed / timer: (map html, info html, timer).
-    `view`: the Compare tab's CompareView, whose comparison the map marks."""
-    shown = getattr(view, "shown", None)
+    `shown`: the session's last compared pair on the Compare tab (handlers.Shown) or None."""
     ref, status = cache.reference(key)
     if ref is None:
         note = status_html(status, cache.models, "the map")
@@ -304,7 +304,8 @@ def _render(cache: TeachCache, ref: Reference, shown, method_label: str):
             gr.Timer(active=pending))
 
 
-def build(cache: TeachCache, model_key: gr.State, compare_view: gr.State) -> EmbeddingTab:
+def build(cache: TeachCache, model_key: gr.State, seen) -> EmbeddingTab:
+    """`seen` (demo.compare.handlers.Seen): each session's last compared pair, which the map marks."""
     dim = cache.models.comparator(None).model.config.embedding_dim
     with gr.Tab("Embedding space", id="embedding", elem_id="tab-embedding") as tab:
         gr.HTML(INTRO.format(dim=dim, n=MAP_PER_CLASS * NUM_CLASSES, per=MAP_PER_CLASS), head=teach_head())
@@ -318,7 +319,10 @@ def build(cache: TeachCache, model_key: gr.State, compare_view: gr.State) -> Emb
                 info = gr.HTML("", elem_id="emb-info")
         timer = gr.Timer(1.0, active=False)
     t = EmbeddingTab(tab, method, emb_map, info, timer)
-    gr.on([tab.select, method.change, timer.tick, model_key.change], lambda k, v, m: render(cache, k, v, m),
-          [model_key, compare_view, method], [emb_map, info, timer], show_progress="hidden",
+    def show(key, method_label, request: gr.Request):
+        return render(cache, key, seen.get(session_of(request)), method_label)
+
+    gr.on([tab.select, method.change, timer.tick, model_key.change], show,
+          [model_key, method], [emb_map, info, timer], show_progress="hidden",
           trigger_mode="always_last", api_visibility="private")
     return t

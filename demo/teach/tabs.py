@@ -22,13 +22,13 @@ def teach_cache(models: Models) -> TeachCache:
 
 
 def build_teaching_tabs(models: Models, model_key: gr.State, compare_tab, blocks: gr.Blocks) -> dict:
-    """Add the four teaching tabs to the current gr.Tabs. `compare_tab` (demo.compare_tab's
-    CompareTab) gives the embedding map the last comparison's two digits. Returns the tabs'
-    handles by name, for tests."""
+    """Add the four teaching tabs to the current gr.Tabs. `compare_tab` (demo.compare.tab's
+    CompareTab) gives the embedding map each session's last compared pair (its `seen`).
+    Returns the tabs' handles by name, for tests."""
     cache = teach_cache(models)
     cache.warm_when_ready(SHIPPED)
     return {
-        "embedding": embedding.build(cache, model_key, compare_tab.view),
+        "embedding": embedding.build(cache, model_key, compare_tab.seen),
         "oneshot": oneshot.build(cache, model_key),
         "threshold": threshold.build(cache, model_key),
         "losses": losses.build(models.comparator(None).model.config.embedding_dim),
