@@ -27,7 +27,6 @@ from .classroom.handlers import ClassHandlers
 from .classroom.tab import build_class_tab, build_share_panel
 from .compare.handlers import compare_api
 from .compare.tab import build_compare_tab
-from .inputs import CANVAS
 from .models import SHIPPED, Models, session_of
 from .retrain.tab import build_retrain_tab
 from .symbols.models import SymbolModels
@@ -78,10 +77,8 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
     symbol_models = SymbolModels.load(models.comparator(SHIPPED), symbols_path).measure(models.lanes)
     browser = BrowserModels(models)  # each model's weights for the page's script (demo.browser)
 
-    # page.css: the look; board.css: the Compare board; pads.css: paper edge to edge on the
-    # Sketchpads of the other tabs; screens.css: phones, tablets.
-    css = "\n".join((ASSETS / name).read_text() for name in ("page.css", "board.css", "pads.css", "screens.css"))
-    css += f"\n.digit-pad {{ --paper: {CANVAS}px; }}"  # the pads' paper side, for pads.css
+    # page.css: the look; board.css: the pads and the Compare board; screens.css: phones, tablets.
+    css = "\n".join((ASSETS / name).read_text() for name in ("page.css", "board.css", "screens.css"))
     with gr.Blocks(title="Siamese Digits", analytics_enabled=False,
                    delete_cache=(max(1, limits.CACHE_SECONDS // 4), limits.CACHE_SECONDS)) as demo:
         # Styles travel with the Blocks (launch(css=...) would need every launcher to pass them).
@@ -103,7 +100,7 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
                 build_share_panel(classes, retrain_tab)
             build_class_tab(classes, model_key, main_tabs, demo, retrain_tab.seconds)
             build_teaching_tabs(models, model_key, compare_tab, demo)
-            build_symbols_tab(symbol_models)
+            build_symbols_tab(symbol_models, browser)
         _wire_model(demo, models, model_key, model_note, saved_key, banner, main_tabs, retrain_tab.handlers.sessions)
         # Projector mode is the page's own look (a class on <body>): ?projector=1 or the toggle.
         demo.load(projector_from_link, None, projector, show_progress="hidden", api_visibility="private")
@@ -120,9 +117,6 @@ def build_demo(comparator_path=None, data_dir=None, download: bool = False, mode
         api_button.click(compare_api(models), [file_a, file_b], result, api_name="compare")
         add_one_shot_api(symbol_models)  # /one_shot: reference images and a query, a ranking out
 
-        # brush.js: the brush chosen; pad_scale.js: one stroke width on every pad; a11y.js: screen readers
-        for script in ("brush.js", "pad_scale.js", "a11y.js"):
-            demo.load(None, js=(ASSETS / script).read_text())
     demo.models = models  # for tests and measurements: models.wait() until the reference is built
     demo.browser = browser  # the models' files for the page's script
     demo.compare = compare_tab

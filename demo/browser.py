@@ -85,12 +85,15 @@ class BrowserModels:
                     Path(old["url"].split("=", 1)[1]).unlink(missing_ok=True)
         return info
 
-    def info(self, key: str | None) -> dict:
-        """The page script's model: key, name, threshold, numbers and weights (or None)."""
-        key = key or SHIPPED
-        cmp = self.models.comparator(key)  # raises ModelGone: the caller says so on the page
-        return {"key": key, "name": self.name(key), "threshold": cmp.threshold, "meta": bundle.browser_meta(cmp),
+    def describe(self, cmp, key: str, name: str) -> dict:
+        """A comparator as the page's scripts take it: key, name, threshold, numbers, weights."""
+        return {"key": key, "name": name, "threshold": cmp.threshold, "meta": bundle.browser_meta(cmp),
                 "weights": self.weights(cmp)}
+
+    def info(self, key: str | None) -> dict:
+        """The Compare board's model for a session's key (raises ModelGone for one that left)."""
+        key = key or SHIPPED
+        return self.describe(self.models.comparator(key), key, self.name(key))
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,101 +1,67 @@
-"""The page's digit inputs (the drawing pad, the upload) and their Gradio values -> what
-`siamese.to_mnist` accepts.
+"""The page's drawing pads (demo/assets/pad.js) and what their values hold, for the tabs whose
+server reads a drawing (Your symbols' Add, the One-shot tab). The Compare board's pads are its
+own (demo.compare.views), on the same script.
 
-Each side of the Compare tab has a pad and an upload; `mode` ("draw" / "upload", the tab in
-front) says which one the side means.
+A pad is a canvas of its own, not Gradio's Sketchpad: that one uploads its background, layers and
+composite as PNGs at every change (about 50 requests a digit) and needs its brush chosen first.
+Here the pad's value is its drawing, set by the script when a stroke ends: {"png": the paper's
+PNG, base64}, or None once cleared; its `change` event fires once a stroke, as the Sketchpad's did.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import html
 from pathlib import Path
 from urllib.parse import unquote
 
 import gradio as gr
 import numpy as np
 
-EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
-DRAW, UPLOAD = "draw", "upload"
-CANVAS = 280  # px; with a brush radius of 12 a stroke keeps about MNIST's width at 28 x 28
+CANVAS = 280  # px, the paper's side; with a 24 px pen a stroke keeps about MNIST's width at 28 x 28
 BRUSH_RADIUS = 12
+ASSETS = Path(__file__).resolve().parent / "assets"
+PAD_JS = "window.SiamesePad.mountValuePad(element, props, trigger, watch, props.config);"
 
 
-def digit_pad(elem_id: str) -> gr.Sketchpad:
-    """A drawing pad for one digit: black brush on white paper, no layers. Its handler value is
-    {"background": None, "layers": [], "composite": the composite's PNG bytes or None}."""
-    pad = gr.Sketchpad(
-        elem_id=elem_id, elem_classes="digit-pad", show_label=False, canvas_size=(CANVAS, CANVAS),
-        layers=False, type="numpy", format="png",
-        brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-        eraser=gr.Eraser(default_size=16), buttons=[], height=CANVAS + 80,
-    )
-    pad.preprocess = lambda payload: composite_bytes(pad, payload)
-    return pad
+def pad_config() -> dict:
+    return {"paper": CANVAS, "brush": 2 * BRUSH_RADIUS}
 
 
-def composite_bytes(pad: gr.Sketchpad, payload):
-    """A Sketchpad payload -> the value digit_pad hands over: the composite as PNG bytes only.
-
-    Gradio's own preprocess decodes background, layer and composite into arrays at every event,
-    for both pads of a comparison (the browser sends the unchanged pad again). Only the
-    composite is ever used, and as bytes it can be recognised by a hash and decoded by
-    `to_mnist` only when it changed (demo.compare.handlers keeps each side's result)."""
-    if payload is None:
-        return None
-    composite = payload.composite
-    if payload.id is not None:  # sent ahead as blobs (the pad that changed)
-        blobs = pad.blob_storage.pop(payload.id, None)
-        composite = blobs.composite if blobs is not None else None
-    if composite is None:
-        return dict(EMPTY_SKETCH)
-    data = Path(composite.path).read_bytes() if hasattr(composite, "path") else bytes(composite)
-    return {"background": None, "layers": [], "composite": data}
+def pad_html(elem_id: str, hint: str, clear_id: str | None = None) -> str:
+    """A pad's HTML: its canvas in #elem_id, and a Clear button (#clear_id) under it. (A
+    gr.HTML template: no backticks, no dollar-brace, no double braces.)"""
+    clear = (f'<div class="pad-foot"><button type="button" class="pad-clear clear-btn" id="{clear_id}">Clear</button></div>'
+             if clear_id else "")
+    return (f'<div id="{elem_id}" class="digit-pad"><canvas role="img" aria-label="{html.escape(hint)}"></canvas>'
+            f'<div class="pad-hint">{html.escape(hint)}</div></div>{clear}')
 
 
-def digit_upload(**kwargs) -> gr.Image:
-    """A gr.Image whose handler value is the uploaded file's path, never decoded by Gradio.
+def digit_pad(elem_id: str, hint: str = "draw here", clear_id: str | None = None) -> gr.HTML:
+    """A drawing pad whose value is its drawing (see the module's docstring)."""
+    from .browser import url
 
-    Plain gr.Image opens every upload with PIL before our code runs, so a corrupt file or a
-    decompression bomb fails inside Gradio with a bare "Error". Here `to_mnist` opens it and
-    says what is wrong; transparency is kept for it to composite. (An instance attribute rather
-    than a subclass: Gradio writes a .pyi stub beside any module defining a component class.)
-    """
-    image = gr.Image(type="filepath", image_mode=None, **kwargs)
-    image.preprocess = upload_value
-    return image
+    return gr.HTML(None, html_template=pad_html(elem_id, hint, clear_id), js_on_load=PAD_JS,
+                   head=f'<script src="{url(ASSETS / "pad.js")}"></script>', config=pad_config(),
+                   apply_default_css=False, elem_classes="pad-holder")
 
 
-def upload_value(payload):
-    """gr.Image payload -> the file's path, the bytes of a data: URL, or None."""
-    if payload is None:
-        return None
-    if payload.path:
-        return str(payload.path)
-    if payload.url and payload.url.startswith("data:") and "," in payload.url:
-        try:
-            return base64.b64decode(payload.url.split(",", 1)[1], validate=False)
-        except (binascii.Error, ValueError):
-            raise gr.Error("The pasted image could not be read.") from None
-    raise gr.Error("The upload did not arrive: try again.")
-
-
-def sketch_image(value) -> np.ndarray | bytes | None:
-    """Sketchpad value -> its composite (PNG bytes from a digit_pad, or an (H, W, 4) array),
-    white paper and black ink, or None when nothing has been drawn. `to_mnist` takes either."""
+def sketch_image(value) -> bytes | np.ndarray | None:
+    """A pad's value -> what `to_mnist` takes (the drawing's PNG bytes), or None when nothing is
+    drawn. Also takes {"composite": image} (an array, bytes or a path), as tests and scripts
+    hand drawings over."""
     if value is None:
         return None
     if isinstance(value, dict):
+        if value.get("png"):
+            try:
+                return base64.b64decode(value["png"], validate=True)
+            except (binascii.Error, ValueError):
+                raise gr.Error("The drawing did not arrive whole: draw it again.") from None
         value = value.get("composite")
     if value is None:
         return None
-    return value if isinstance(value, (bytes, bytearray)) else np.asarray(value)
-
-
-def side_image(sketch, upload, mode: str):
-    """The image one side stands for: the drawing or the uploaded file's path, or None."""
-    if mode == UPLOAD:
-        return upload or None
-    return sketch_image(sketch)
+    return value if isinstance(value, (bytes, bytearray, str, Path)) else np.asarray(value)
 
 
 def file_list(**kwargs) -> gr.File:

@@ -9,8 +9,8 @@ The page compares digits in the student's browser with ONNX Runtime Web, on the 
   (ARCHITECTURE): its weights are external data, the file `weights.bin`, in a fixed layout
   (`layout`: float16; BatchNorm folded into the convolutions), and two flags (`final_relu`,
   `unit`) are inputs;
-- `pair.onnx`: two descriptor batches and a model's pair parameters -> distance and
-  same_probability, as `Comparator` computes them (`pair_scores`).
+- `pair.onnx`: two descriptor batches and a model's pair parameters -> distance,
+  same_probability and its log-odds, as `Comparator` computes them (`pair_scores`).
 
 So a model reaches the browser as its `weights.bin` (4.4 MB) and a few numbers
 (`browser_meta`), both written here with numpy alone, in milliseconds, whenever a model appears
@@ -105,12 +105,14 @@ def pair_parameters(cmp: Comparator) -> dict:
 
 
 def pair_scores(a: torch.Tensor, b: torch.Tensor, weights: torch.Tensor, euclidean: torch.Tensor,
-                slope: torch.Tensor, intercept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, D), (N, D) and pair_parameters -> (distance (N,), same_probability (N,)): what
-    pair.onnx computes; equal to Comparator.distance and .same_probability (tests)."""
+                slope: torch.Tensor, intercept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, D), (N, D) and pair_parameters -> (distance, same_probability, same_log_odds), each
+    (N,): what pair.onnx computes; equal to Comparator.distance, .same_probability and
+    .same_log_odds (tests). The log-odds rank one-shot matches (siamese.oneshot.match_confidence)."""
     sq = (a - b).pow(2) @ weights  # (N,)
     d = torch.where(euclidean > 0, torch.sqrt(torch.clamp(sq, min=0.0)), sq)
-    return d, torch.sigmoid(slope * d + intercept)
+    log_odds = slope * d + intercept
+    return d, torch.sigmoid(log_odds), log_odds
 
 
 def browser_meta(cmp: Comparator) -> dict:

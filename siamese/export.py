@@ -219,7 +219,7 @@ def export_graphs(out_dir) -> list[Path]:
         d = config.embedding_dim
         batch = torch.export.Dim("batch", min=1)
         _export(PairGraph().eval(), (torch.randn(2, d), torch.randn(2, d), torch.rand(d), one(), one(), one()), out / bundle.PAIR,
-                ["a", "b", "weights", "euclidean", "slope", "intercept"], ["distance", "same_probability"],
+                ["a", "b", "weights", "euclidean", "slope", "intercept"], ["distance", "same_probability", "log_odds"],
                 {"a": {0: batch}, "b": {0: batch}, "weights": None, "euclidean": None, "slope": None, "intercept": None})
     for name in (bundle.PREPROCESS, bundle.TOWER, bundle.PAIR):
         _slim(out / name)

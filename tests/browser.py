@@ -37,22 +37,10 @@ def open_page(browser, url: str, device: dict = DESKTOP):
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def brush_selected(pg, side: str) -> bool:
-    return pg.locator(f"#sketch-{side} .toolbar-wrap button").first.evaluate(
-        "b => b.classList.contains('highlight')")
-
-
-def wait_brush(pg, side: str):
-    deadline = time.monotonic() + TIMEOUT_S
-    while not brush_selected(pg, side):
-        assert time.monotonic() < deadline, f"brush never selected on pad {side}"
-        pg.wait_for_timeout(100)
-
-
 def pad_box(pg, side: str) -> dict:
-    """The pad's box as shown (viewport CSS px), scrolled into view first as a user would.
-    Not the <canvas>: pads.css lays that out larger than the pad and clips it."""
-    pad = pg.locator(f"#sketch-{side} .image-container")
+    """The pad's drawing canvas as shown (viewport CSS px), scrolled into view first as a user
+    would."""
+    pad = pg.locator(f"#sketch-{side} canvas")
     pad.scroll_into_view_if_needed()  # the mouse or a finger only reaches what is on screen
     return pad.bounding_box()
 
@@ -68,7 +56,6 @@ def stroke_points(box: dict, stroke, steps: int = 5) -> list[tuple[float, float]
 
 def draw(pg, side: str, strokes):
     """Draw with the mouse."""
-    wait_brush(pg, side)
     box = pad_box(pg, side)
     for stroke in strokes:
         (x0, y0), *rest = stroke_points(box, stroke)
@@ -82,7 +69,6 @@ def draw(pg, side: str, strokes):
 def touch_draw(pg, side: str, strokes) -> float:
     """Draw with one finger: real touch events (CDP Input.dispatchTouchEvent, as a touch screen
     sends them), not mouse events. Returns how far the page scrolled during the strokes (px)."""
-    wait_brush(pg, side)
     box = pad_box(pg, side)
     cdp = pg.context.new_cdp_session(pg)
     start = pg.evaluate("[scrollX, scrollY]")
@@ -90,9 +76,9 @@ def touch_draw(pg, side: str, strokes) -> float:
                 " window.__moved = Math.max(window.__moved, Math.hypot(scrollX - __from[0], scrollY - __from[1])); })")
     try:
         for stroke in strokes:
-            # 4 points a segment: each touch event waits for the pad to repaint, which at a
-            # phone's pixel ratio costs headless software rendering ~0.4 s (15 a segment: 14 s
-            # a digit). The pad joins the points by straight lines all the same.
+            # 4 points a segment: each touch event waits for a repaint, which at a phone's pixel
+            # ratio costs headless software rendering a while. The pad joins the points by
+            # straight lines all the same.
             (x0, y0), *rest = stroke_points(box, stroke, steps=4)
             cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x0, "y": y0}]})
             for x, y in rest:

@@ -102,7 +102,7 @@ def test_the_shipped_model_in_the_browser_graphs_agrees_with_pytorch(tower_sessi
     params = bundle.pair_parameters(comparator)
     feeds = {"weights": np.asarray(params["weights"], np.float32),
              **{k: np.array(params[k], np.float32) for k in ("euclidean", "slope", "intercept")}}
-    d_onnx, p_onnx = pair.run(None, {"a": emb_onnx[a.numpy()], "b": emb_onnx[b.numpy()], **feeds})
+    d_onnx, p_onnx, _ = pair.run(None, {"a": emb_onnx[a.numpy()], "b": emb_onnx[b.numpy()], **feeds})
     d_torch = comparator.distance(torch.from_numpy(emb_torch[a]), torch.from_numpy(emb_torch[b])).numpy()
     p_torch = comparator.same_probability(torch.from_numpy(emb_torch[a]), torch.from_numpy(emb_torch[b])).numpy()
     t = comparator.threshold
@@ -134,11 +134,12 @@ def test_every_model_of_the_architecture_runs_in_the_shared_graphs(tower_session
     np.testing.assert_allclose(got, want, rtol=0, atol=3e-3 * max(1.0, np.abs(want).max()))
     pair = ort.InferenceSession(str(bundle.GRAPHS / bundle.PAIR))
     params = bundle.pair_parameters(cmp)
-    d, p = pair.run(None, {"a": want[:8], "b": want[8:], "weights": np.asarray(params["weights"], np.float32),
-                           **{k: np.array(params[k], np.float32) for k in ("euclidean", "slope", "intercept")}})
+    d, p, lo = pair.run(None, {"a": want[:8], "b": want[8:], "weights": np.asarray(params["weights"], np.float32),
+                               **{k: np.array(params[k], np.float32) for k in ("euclidean", "slope", "intercept")}})
     ea, eb = torch.from_numpy(want[:8]), torch.from_numpy(want[8:])
     np.testing.assert_allclose(d, cmp.distance(ea, eb).numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(p, cmp.same_probability(ea, eb).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(lo, cmp.same_log_odds(ea, eb).numpy(), rtol=1e-5, atol=1e-4)
 
 
 def test_the_weights_file_follows_the_layout_and_names_its_content():

@@ -55,16 +55,18 @@
       if (typeof WebAssembly !== "object" || typeof DecompressionStream !== "function") {
         throw new Error("this browser has no WebAssembly");
       }
-      if (!window.ort) await this._script(this.config.ort.script);
+      const script = window.ort ? null : this._script(this.config.ort.script);
+      const g = this.config.graphs;  // everything at once: the page waits for the slowest only
+      const files = Promise.all([fetchBytes(this.config.ort.wasm, true), fetchBytes(g.preprocess),
+                                 fetchBytes(g.pair), fetchBytes(g.tower)]);
+      await script;
       const env = window.ort.env;
       env.logLevel = "error";
       env.wasm.numThreads = 1;  // threads need a cross-origin-isolated page, which Gradio's is not
       env.wasm.proxy = false;
       env.wasm.wasmPaths = {mjs: new URL(this.config.ort.mjs, location.href).href};
-      const wasm = await fetchBytes(this.config.ort.wasm, true);
+      const [wasm, pre, pair, tower] = await files;
       env.wasm.wasmBinary = wasm.buffer;
-      const g = this.config.graphs;
-      const [pre, pair, tower] = await Promise.all([fetchBytes(g.preprocess), fetchBytes(g.pair), fetchBytes(g.tower)]);
       this.towerGraph = tower;
       this.pre = await window.ort.InferenceSession.create(pre, {executionProviders: ["wasm"]});
       this.pairSession = await window.ort.InferenceSession.create(pair, {executionProviders: ["wasm"]});
@@ -85,8 +87,7 @@
       const url = model.weights.url;
       if (!this.sessions.has(url)) {
         const made = (async () => {
-          await this.start();
-          const weights = await fetchBytes(url);
+          const [, weights] = await Promise.all([this.start(), fetchBytes(url)]);
           return window.ort.InferenceSession.create(this.towerGraph, {
             executionProviders: ["wasm"], externalData: [{path: "weights.bin", data: weights}]});
         })();
@@ -126,7 +127,7 @@
       });
     }
 
-    /* Descriptor pairs (a[i], b[i]) -> [{distance, probability}] under the model's metric. */
+    /* Descriptor pairs (a[i], b[i]) -> [{distance, probability, logOdds}] under the model's metric. */
     pair(model, as, bs) {
       return this._serial(async () => {
         const n = as.length, d = as[0].length, a = new Float32Array(n * d), b = new Float32Array(n * d);
@@ -138,7 +139,8 @@
           a: new T("float32", a, [n, d]), b: new T("float32", b, [n, d]),
           weights: new T("float32", Float32Array.from(p.weights), [d]),
           euclidean: scalar(p.euclidean), slope: scalar(p.slope), intercept: scalar(p.intercept)});
-        return Array.from({length: n}, (_, i) => ({distance: out.distance.data[i], probability: out.same_probability.data[i]}));
+        return Array.from({length: n}, (_, i) => ({distance: out.distance.data[i], probability: out.same_probability.data[i],
+                                                   logOdds: out.log_odds.data[i]}));
       });
     }
   }

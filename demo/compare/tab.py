@@ -25,7 +25,7 @@ from . import handlers, views
 from .howitworks import how_it_works_html
 
 # The board's scripts, loaded before its js_on_load (Gradio's `head`, deduplicated by src).
-SCRIPTS = ("vendor/onnxruntime-web/ort.wasm.min.js", "engine.js", "board.js")
+SCRIPTS = ("vendor/onnxruntime-web/ort.wasm.min.js", "engine.js", "views.js", "pad.js", "board.js")
 INIT_JS = "window.SiameseBoard.init(element, props, trigger, watch, server);"
 
 
@@ -61,7 +61,9 @@ def build_compare_tab(models: Models, model_key: gr.State, model_note: gr.State,
 
     status = gr.Markdown("", elem_id="data-status")
     examples = [(url(Path(a)), url(Path(b))) for a, b in example_pairs()]
-    head = "".join(f'<script src="{url(ASSETS / name)}"></script>' for name in SCRIPTS)
+    # The WebAssembly module's loader is imported by ONNX Runtime once it starts: fetched early.
+    head = "".join(f'<script src="{url(ASSETS / name)}"></script>' for name in SCRIPTS) + (
+        f'<link rel="modulepreload" href="{url(ASSETS / "vendor/onnxruntime-web/ort-wasm-simd-threaded.mjs")}">')
     board = gr.HTML("", html_template=views.board_html(examples), js_on_load=INIT_JS, head=head,
                     elem_id="compare-board", server_functions=[look], apply_default_css=False,
                     config=board_config(models), model=browser.info(SHIPPED),

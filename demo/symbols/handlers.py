@@ -2,14 +2,16 @@
 values. demo.symbols.tab wires them into the page; tests call them directly.
 
 A session's symbols live in a gr.State: a tuple of `Symbol`s, each a name and the 28x28 image
-both networks see (they share one preprocessing). Two handlers: `act` changes them (add the pad's
-drawing under a name, remove one, start over, take the examples), and `show` ranks the new
-drawing among them and draws the result, the map and the note on the two models. Only `act`
-writes the symbols and only `show` writes what it draws, so the state's change reaches the
-ranking through the one dependency that also follows the query and the model.
+both networks see (they share one preprocessing). `act` changes them (add the pad's drawing under
+a name, remove one, start over, take the examples) and hands them to the tab's board, which
+ranks the new drawing among them in the browser (demo/assets/symbols.js). The board's `look`
+(after a stroke, or when the symbols or the model change) gets the map and the note on the two
+models from here, and the ranking itself only while the browser cannot give it.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from siamese.oneshot import one_shot_ranking
 from siamese.projection import PCA2, map_features
 
 from .. import symbol_examples
-from ..inputs import EMPTY_SKETCH, sketch_image
+from ..inputs import sketch_image
 from ..views import clean_message
 from . import views
 from .models import DIGITS, SYMBOLS, ModelUnavailable, SymbolModels
@@ -144,11 +146,32 @@ def act(sm: SymbolModels, symbols, action: str | None, pad=None, name=None, remo
     else:
         note = ""
         if action == ADD:
-            pad_out, name_out = dict(EMPTY_SKETCH), ""  # not None: that clears a pad once only (tab.CLEAR_JS)
+            pad_out, name_out = None, ""  # the pad emptied (demo.inputs: its script clears on null)
             note = views.added_html(new[-1].name, len(new), MIN_SYMBOLS, MAX_SYMBOLS)
     names = [s.name for s in new]
     return (new, views.symbols_html(new, MAX_SYMBOLS), note, pad_out, name_out,
-            gr.Dropdown(choices=names, value=None, interactive=bool(names)))
+            gr.Dropdown(choices=names, value=None, interactive=bool(names)), gr.HTML(symbols=board_symbols(new)))
+
+
+def board_symbols(symbols) -> list[dict]:
+    """The symbols as the board's script takes them: name and 28x28 image (base64 bytes)."""
+    return [{"name": s.name, "image": encode_image(s.image)} for s in symbols]
+
+
+def encode_image(image: np.ndarray) -> str:
+    """(28, 28) float in [0, 1] -> base64 of its 784 bytes."""
+    return base64.b64encode(np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8).tobytes()).decode("ascii")
+
+
+def decode_image(text) -> np.ndarray:
+    """encode_image's inverse; InputError for anything that is not 784 bytes of base64."""
+    try:
+        raw = base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError("an image did not arrive whole") from None
+    if len(raw) != 28 * 28:
+        raise InputError("an image did not arrive whole")
+    return np.frombuffer(raw, np.uint8).reshape(28, 28).astype(np.float32) / 255.0
 
 
 def rank(cmp: Comparator, model: str, refs: torch.Tensor, symbols, query: np.ndarray) -> Ranking:
@@ -164,34 +187,47 @@ def rank(cmp: Comparator, model: str, refs: torch.Tensor, symbols, query: np.nda
     return Ranking(model, query, matches, pca(feats).numpy())
 
 
-def show(sm: SymbolModels, symbols, model: str, query):
-    """The ranking's handler (the symbols, the query or the model changed; the tab opened).
-    Outputs: the result, the map and the note on the two models."""
-    symbols = tuple(symbols or ())
+def look(sm: SymbolModels, data: dict) -> dict:
+    """The board's question: {model, symbols: [{name, image}], query: None or {mnist | png},
+    rank: bool} -> {map (HTML), note (HTML on the two models), problem (why the query cannot be
+    ranked), ranking: [{name, distance, probability, confidence}] best first and query_image
+    (when `rank`, or made here)}."""
+    data = data if isinstance(data, dict) else {}
+    model = str(data.get("model") or SYMBOLS)
     accuracies = {m: sm.accuracy(m, timeout=5.0) for m in (SYMBOLS, DIGITS)}
-    note = views.models_html(model, accuracies, len(symbol_examples.NAMES), sm.missing)
+    out = {"note": views.models_html(model, accuracies, len(symbol_examples.NAMES), sm.missing)}
     try:
         cmp = sm.comparator(model)
-    except ModelUnavailable as e:
-        return views.result_html(None, f"{str(e)[0].upper()}{str(e)[1:]}.", "error"), views.map_html(None, ()), note
+        symbols = tuple(symbol(str(s.get("name", ""))[:MAX_NAME], decode_image(s.get("image")))
+                        for s in (data.get("symbols") or [])[:MAX_SYMBOLS] if isinstance(s, dict))
+    except (ModelUnavailable, InputError) as e:
+        return {**out, "map": views.map_html(None, ()), "problem": f"{str(e)[0].upper()}{str(e)[1:]}."}
     if len(symbols) < MIN_SYMBOLS:
-        return views.result_html(None, views.few_hint(len(symbols), MIN_SYMBOLS, MAX_SYMBOLS)), \
-            views.map_html(None, symbols), note
+        return {**out, "map": views.map_html(None, symbols)}
     refs = sm.descriptors(model, symbols)  # (C, D)
-    image = sketch_image(query)
-    message, kind, q = views.QUERY_HINT, "hint", None
-    if image is not None:
+    query, q = data.get("query"), None
+    if isinstance(query, dict):
         try:
-            q = drawing(cmp, image, "Your new drawing")
-        except BlankError:  # a cleared pad: the hint
-            pass
-        except InputError as e:
-            message, kind = str(e), "error"
+            if query.get("mnist") is not None:
+                q, made_here = decode_image(query["mnist"]), False
+            else:
+                raw = base64.b64decode(str(query.get("png", "")), validate=True)
+                q, made_here = drawing(cmp, raw, "Your new drawing"), True
+        except BlankError:
+            q = None
+        except (InputError, binascii.Error, ValueError) as e:
+            out["problem"] = str(e) if isinstance(e, InputError) else "Your new drawing did not arrive whole."
+            q = None
     if q is None:  # the symbols alone on the map
         feats = map_features(cmp, refs)
-        return views.result_html(None, message, kind), views.map_html(None, symbols, PCA2(feats)(feats).numpy()), note
+        return {**out, "map": views.map_html(None, symbols, PCA2(feats)(feats).numpy())}
     ranking = rank(cmp, model, refs, symbols, q)
-    return views.result_html(ranking), views.map_html(ranking, symbols), note
+    out["map"] = views.map_html(ranking, symbols)
+    if data.get("rank") or made_here:
+        out["ranking"] = [{"name": m.name, "distance": m.distance, "probability": m.same_probability,
+                           "confidence": m.confidence} for m in ranking.matches]
+        out["query_image"] = encode_image(q)
+    return out
 
 
 # -- the API --------------------------------------------------------------------------------------

@@ -1,13 +1,11 @@
 """The "Your symbols" tab and the /one_shot API. Layout and wiring only; the work is in
-demo.symbols.handlers.
+demo.symbols.handlers and, for the ranking, in the browser (demo/assets/symbols.js).
 
-Two dependencies, one per kind of intent. What changes the symbols (Add, Enter in the name box,
-Remove, Start over, Examples) runs `handlers.act`, one action at a time per session
-(trigger_mode "once"); it alone writes the symbols' gr.State. Everything the ranking follows
-(the symbols' change, a stroke or a clear on the new drawing's pad, the model, opening the tab)
-fires `handlers.show` with trigger_mode="always_last": at most one ranking per session in
-flight, the last trigger run last with the values on the page then. Clearing a pad needs no
-server and happens in the browser.
+What changes the symbols (Add, Enter in the name box, Remove, Start over, Examples) runs
+`handlers.act`, one action at a time per session (trigger_mode "once"); it alone writes the
+symbols' gr.State, and hands them to the board. The board ranks the new drawing among them at
+every stroke in the browser, with the model the radio names (its weights from demo.browser),
+and asks the server (`look`) for the map and the note after a stroke.
 """
 from __future__ import annotations
 
@@ -16,7 +14,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..inputs import digit_pad, file_list
+from ..browser import ASSETS, BrowserModels, engine_config, url
+from ..inputs import digit_pad, file_list, pad_config
 from . import handlers, views
 from .handlers import ADD, REMOVE, RESET, TAKE_EXAMPLES
 from .models import DIGITS, SYMBOLS, SymbolModels
@@ -28,9 +27,8 @@ the same thing. So it can sort symbols it has never seen. <b>Draw one example ea
 of your own</b> ({handlers.MIN_SYMBOLS} to {handlers.MAX_SYMBOLS}: a star, a heart, your initial...),
 name each and add it; then <b>draw a new one</b>. The network compares it with every example and
 ranks them: one example per symbol and no training at all, which is <i>one-shot learning</i>.</p></div>"""
-# An empty pad as a value: `null` clears a Sketchpad only once (after that the value it holds is
-# already null, so a second null changes nothing), an empty editor value every time.
-CLEAR_JS = "() => ({background: null, layers: [], composite: null})"
+SCRIPTS = ("vendor/onnxruntime-web/ort.wasm.min.js", "engine.js", "views.js", "pad.js", "symbols.js")
+INIT_JS = "window.SiameseSymbols.init(element, props, trigger, watch, server);"
 MODEL_LABELS = [("Symbols model (trained on handwritten characters)", SYMBOLS),
                 ("Digit model (trained on digits only)", DIGITS)]
 
@@ -38,15 +36,12 @@ MODEL_LABELS = [("Symbols model (trained on handwritten characters)", SYMBOLS),
 @dataclass
 class SymbolsTab:
     tab: gr.Tab
-    pad: gr.Sketchpad
+    pad: gr.HTML  # demo.inputs.digit_pad: its value is the drawing
     name: gr.Textbox
     add: gr.Button
-    clear_pad: gr.Button
     note: gr.HTML
-    query: gr.Sketchpad
-    clear_query: gr.Button
+    board: gr.HTML  # the new drawing's pad and the ranking (demo/assets/symbols.js)
     model: gr.Radio
-    result: gr.HTML
     symbols_list: gr.HTML
     remove_choice: gr.Dropdown
     remove: gr.Button
@@ -57,30 +52,43 @@ class SymbolsTab:
     symbols: gr.State  # tuple[handlers.Symbol, ...]
 
 
-def build_symbols_tab(sm: SymbolModels) -> SymbolsTab:
+def model_info(browser: BrowserModels, sm: SymbolModels, name: str) -> dict | None:
+    """The board's model: the radio's choice with its weights and numbers (None when missing)."""
+    if not sm.available(name):
+        return None
+    cmp = sm.comparator(name)
+    return browser.describe(cmp, name, views.MODEL_TITLES[name])
+
+
+def build_symbols_tab(sm: SymbolModels, browser: BrowserModels) -> SymbolsTab:
     """Add the tab to the current gr.Tabs."""
+
+    def look(data: dict):
+        """The board's question after a stroke (handlers.look): the map, the note, and the
+        ranking while the browser cannot give it."""
+        return handlers.look(sm, data)
+
     with gr.Tab("Your symbols", id="symbols", elem_id="tab-symbols") as tab:
         gr.HTML(INTRO, head=f"<style>{CSS_PATH.read_text()}</style>", padding=False)
         with gr.Row(equal_height=False, elem_id="symbols-row"):
-            with gr.Column(min_width=280, elem_classes="side sym-side"):
+            with gr.Column(min_width=280, scale=1, elem_classes="side sym-side"):
                 gr.HTML('<div class="side-title">1. Your symbol <span>draw it, name it, add it</span></div>')
-                pad = digit_pad("sketch-symbol")
-                clear_pad = gr.Button("Clear", size="sm", variant="secondary", elem_id="symbol-clear")
+                pad = digit_pad("sketch-symbol", "draw a symbol of your own here", clear_id="symbol-clear")
                 with gr.Row(equal_height=True, elem_classes="sym-add-row"):
                     name = gr.Textbox(show_label=False, placeholder="its name, e.g. star", max_lines=1,
                                       max_length=handlers.MAX_NAME, container=False, scale=3, min_width=110,
                                       elem_id="symbol-name")
                     add = gr.Button("Add", variant="primary", size="sm", scale=1, min_width=64, elem_id="symbol-add")
                 note = gr.HTML("", elem_id="symbol-note", padding=False)
-            with gr.Column(min_width=280, elem_classes="side sym-side"):
-                gr.HTML('<div class="side-title">2. A new drawing <span>which of yours is it?</span></div>')
-                query = digit_pad("sketch-symquery")
-                clear_query = gr.Button("Clear", size="sm", variant="secondary", elem_id="symquery-clear")
-            with gr.Column(min_width=320, elem_classes="result-col"):
-                model = gr.Radio(MODEL_LABELS, value=SYMBOLS if sm.available(SYMBOLS) else DIGITS,
-                                 label="Which network compares", elem_id="symbols-model")
-                result = gr.HTML(views.result_html(None, views.few_hint(0, handlers.MIN_SYMBOLS, handlers.MAX_SYMBOLS)),
-                                 elem_id="symbols-result")
+            with gr.Column(min_width=560, scale=2):
+                choice = SYMBOLS if sm.available(SYMBOLS) else DIGITS
+                model = gr.Radio(MODEL_LABELS, value=choice, label="Which network compares", elem_id="symbols-model")
+                head = "".join(f'<script src="{url(ASSETS / s)}"></script>' for s in SCRIPTS)
+                board = gr.HTML(None, html_template=views.board_html(), js_on_load=INIT_JS, head=head,
+                                elem_id="symbols-board", apply_default_css=False, server_functions=[look],
+                                config={"engine": engine_config(), **pad_config(), "least": handlers.MIN_SYMBOLS,
+                                        "most": handlers.MAX_SYMBOLS},
+                                model=model_info(browser, sm, choice), symbols=[])
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
                 symbols_list = gr.HTML(views.symbols_html((), handlers.MAX_SYMBOLS), elem_id="symbols-list")
@@ -95,16 +103,17 @@ def build_symbols_tab(sm: SymbolModels) -> SymbolsTab:
                 examples = gr.Button(f"Add {len(handlers.EXAMPLES)} example symbols drawn by the page", size="sm",
                                      variant="secondary", elem_id="symbols-examples")
             with gr.Column(scale=3, min_width=320):
-                symbols_map = gr.HTML(views.map_html(None, ()), elem_id="symbols-map")
-        models_note = gr.HTML("", elem_id="symbols-models")
+                # Filled by the board's script from its looks (never by the server's events).
+                symbols_map = gr.HTML(f'<div id="symbols-map-slot">{views.map_html(None, ())}</div>', elem_id="symbols-map")
+        models_note = gr.HTML('<div id="symbols-models-slot"></div>', elem_id="symbols-models")
         symbols = gr.State(())
-    t = SymbolsTab(tab, pad, name, add, clear_pad, note, query, clear_query, model, result, symbols_list,
-                   remove_choice, remove, reset, examples, symbols_map, models_note, symbols)
-    _wire(sm, t)
+    t = SymbolsTab(tab, pad, name, add, note, board, model, symbols_list, remove_choice, remove, reset, examples,
+                   symbols_map, models_note, symbols)
+    _wire(sm, browser, t)
     return t
 
 
-def _wire(sm: SymbolModels, t: SymbolsTab) -> None:
+def _wire(sm: SymbolModels, browser: BrowserModels, t: SymbolsTab) -> None:
     quiet = dict(show_progress="hidden", api_visibility="private")
     actions = ((t.add, ADD), (t.name, ADD), (t.remove, REMOVE), (t.reset, RESET), (t.examples, TAKE_EXAMPLES))
 
@@ -115,12 +124,8 @@ def _wire(sm: SymbolModels, t: SymbolsTab) -> None:
 
     gr.on([t.add.click, t.name.submit, t.remove.click, t.reset.click, t.examples.click], on_action,
           [t.symbols, t.pad, t.name, t.remove_choice],
-          [t.symbols, t.symbols_list, t.note, t.pad, t.name, t.remove_choice], trigger_mode="once", **quiet)
-    gr.on([t.tab.select, t.symbols.change, t.query.change, t.model.change],
-          lambda symbols, model, query: handlers.show(sm, symbols, model, query),
-          [t.symbols, t.model, t.query], [t.result, t.map, t.models_note], trigger_mode="always_last", **quiet)
-    for pad, button in ((t.pad, t.clear_pad), (t.query, t.clear_query)):
-        button.click(None, None, pad, js=CLEAR_JS, **quiet)
+          [t.symbols, t.symbols_list, t.note, t.pad, t.name, t.remove_choice, t.board], trigger_mode="once", **quiet)
+    t.model.change(lambda name: gr.HTML(model=model_info(browser, sm, name)), t.model, t.board, **quiet)
 
 
 def add_one_shot_api(sm: SymbolModels) -> None:

@@ -1,36 +1,34 @@
-"""What the "Your symbols" tab shows, as HTML: the ranking with how sure the model is, the map,
-the symbols drawn so far and the note on the two models. Pure functions of names, numbers and
-28x28 images."""
+"""What the "Your symbols" tab shows from the server, as HTML: the board its script brings to
+life, the map, the symbols drawn so far and the note on the two models. The ranking with how
+sure the model is, is drawn by the script (demo/assets/symbols.js), in the browser. Pure
+functions of names, numbers and 28x28 images."""
 from __future__ import annotations
 
 import html
 
 import numpy as np
 
-from ..views import bar_pct, fit_frame, fmt, pct, png_data_uri
+from ..views import fit_frame, pct, png_data_uri
 
-QUERY_HINT = "Now draw a new symbol on the middle pad: your symbols are ranked by how alike they look to it."
 W, H_MIN, H_MAX, PAD = 560, 260, 420, 46  # the map's viewBox and margin (a marker is 44 px)
 MARK = 44
 GAP = MARK + 36  # between two markers' centres: a marker, its name under it and a margin
-SURE, FAIRLY = 0.9, 0.6  # how sure, in words
-CONFIDENCE_NOTE = (
-    "<b>How sure</b> is the chance that your drawing is this symbol rather than one of your others, "
-    "worked out from the distances the way the model turns a distance into a chance of \u201csame\u201d. "
-    "It takes for granted that the drawing is one of your symbols, and it says how sure the model is, "
-    "not how often it is right.")
-MODEL_NAMES = {"symbols": "symbols model", "digits": "digit model"}
+MODEL_TITLES = {"symbols": "the symbols model", "digits": "the digit model"}  # what the ranking says judged it
+
+
+def board_html() -> str:
+    """The board: the new drawing's pad and Clear, and where the ranking goes. (A gr.HTML
+    template: no backticks, no dollar-brace, no double braces.)"""
+    return ('<div class="sym-board"><div class="sym-side side">'
+            '<div class="side-title">2. A new drawing <span>which of yours is it?</span></div>'
+            '<div id="sketch-symquery" class="digit-pad"><canvas role="img" aria-label="Drawing pad for the new '
+            'symbol"></canvas><div class="pad-hint">draw the new symbol here</div></div>'
+            '<div class="pad-foot"><button type="button" class="clear-btn" id="symquery-clear">Clear</button></div></div>'
+            '<div class="sym-out result-col"><div id="symbols-result"></div></div></div>')
 
 
 def _esc(text: str) -> str:
     return html.escape(str(text), quote=True)
-
-
-def few_hint(count: int, least: int, most: int) -> str:
-    if count == 0:
-        return (f"Draw a symbol of your own on the left pad (a star, a heart, your initial...), name it and "
-                f"press Add. {least} symbols at least, {most} at most, then draw a new one.")
-    return f"One symbol so far: add at least {least - count} more, so there is something to choose between."
 
 
 def note_html(text: str, kind: str = "hint") -> str:
@@ -42,38 +40,6 @@ def added_html(name: str, count: int, least: int, most: int) -> str:
             else " Now draw a new one on the middle pad." if count == least
             else f" Room for {most - count} more." if count < most else " That is the most there can be.")
     return note_html(f"Added \u201c{name}\u201d.{more}", "ok")
-
-
-def sure_words(ranking) -> str:
-    best = ranking.matches[0]
-    if best.confidence >= SURE:
-        return "sure"
-    if best.confidence >= FAIRLY:
-        return "fairly sure"
-    return f"unsure: it could as well be \u201c{_esc(ranking.matches[1].name)}\u201d"
-
-
-def result_html(ranking, message: str | None = None, kind: str = "hint") -> str:
-    """The best match, how sure, and every symbol's bar; or `message` when there is no ranking."""
-    if ranking is None:
-        return (f'<div class="sym-result empty" data-state="{kind}">'
-                f'<div class="sym-note {kind}" role="status">{_esc(message or QUERY_HINT)}</div></div>')
-    best = ranking.matches[0]
-    rows = "".join(
-        f'<div class="sym-row{" top" if i == 0 else ""}" data-name="{_esc(m.name)}" data-confidence="{m.confidence:.6f}" '
-        f'data-distance="{m.distance:.6f}"><img src="{png_data_uri(m.image)}" alt="your symbol {_esc(m.name)}">'
-        f'<span class="sym-name">{_esc(m.name)}</span>'
-        f'<div class="sym-bar"><i style="width:{max(m.confidence * 100, 0.4):.1f}%"></i></div>'
-        f'<span class="sym-p">{bar_pct(m.confidence)}</span><span class="sym-d">d {fmt(m.distance)}</span></div>'
-        for i, m in enumerate(ranking.matches))
-    return (f'<div class="sym-result" data-best="{_esc(best.name)}" data-confidence="{best.confidence:.6f}" '
-            f'data-model="{ranking.model}"><div class="sym-head">'
-            f'<img class="sym-query" src="{png_data_uri(ranking.query)}" alt="your new drawing as the network sees it">'
-            f'<div aria-live="polite" role="status"><div class="sym-best">Best match: <b>{_esc(best.name)}</b></div>'
-            f'<div class="sym-sure"><b>{bar_pct(best.confidence)}</b> sure \u2014 {sure_words(ranking)}</div>'
-            f'<div class="muted">by the {MODEL_NAMES.get(ranking.model, ranking.model)}; distance '
-            f'{fmt(best.distance)}</div></div></div>'
-            f'<div class="sym-rows">{rows}</div><p class="sym-explain">{CONFIDENCE_NOTE}</p></div>')
 
 
 def _marker(name: str, image: np.ndarray, at, true_at, cls: str, label: str) -> str:

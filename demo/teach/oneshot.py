@@ -38,8 +38,7 @@ FEW_HINT = f"Tick at least {MIN_CLASSES} candidate classes: one-shot classificat
 @dataclass
 class OneShotTab:
     tab: gr.Tab
-    sketch: gr.Sketchpad
-    clear: gr.Button
+    sketch: gr.HTML  # demo.inputs.digit_pad: its value is the drawing; its Clear is in it
     label: gr.Dropdown
     use: gr.Button
     redraw: gr.Button
@@ -217,8 +216,7 @@ def build(cache: TeachCache, model_key: gr.State) -> OneShotTab:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300, elem_classes="side"):
                 gr.HTML('<div class="side-title">Your digit</div>')
-                sketch = digit_pad("sketch-oneshot")
-                clear = gr.Button("Clear", elem_id="oneshot-clear", size="sm", variant="secondary")
+                sketch = digit_pad("sketch-oneshot", "draw a digit here", clear_id="oneshot-clear")
                 with gr.Group(elem_classes="os-own"):
                     gr.HTML('<div class="os-own-title">Teach it your handwriting: make this drawing the '
                             'reference of its class</div>')
@@ -246,7 +244,7 @@ def build(cache: TeachCache, model_key: gr.State) -> OneShotTab:
                               scale=0, min_width=200)
         seed, own = gr.State(0), gr.State({})
         timer = gr.Timer(1.0, active=False)
-    t = OneShotTab(tab, sketch, clear, label, use, redraw, mnist, classes, only_unseen, all_classes, result,
+    t = OneShotTab(tab, sketch, label, use, redraw, mnist, classes, only_unseen, all_classes, result,
                    accuracy, refs, seed, own, timer)
 
     inputs = [model_key, sketch, seed, own, classes]
@@ -261,7 +259,6 @@ def build(cache: TeachCache, model_key: gr.State) -> OneShotTab:
     only_unseen.click(lambda k: [str(d) for d in unseen_of(cache.models.comparator(k))]
                       if cache.models.alive(k) else gr.skip(), model_key, classes, **private)
     all_classes.click(None, None, classes, js=f"() => {ALL_CLASSES!r}", **private)
-    clear.click(None, None, sketch, js="() => ({background: null, layers: [], composite: null})", **private)
     redraw.click(lambda s: int(s or 0) + 1, seed, seed, **private)
     mnist.click(lambda: {}, None, own, **private)
     use.click(lambda k, s, lab, o: keep_drawing(cache, k, s, lab, o), [model_key, sketch, label, own], own,
