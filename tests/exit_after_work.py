@@ -18,7 +18,7 @@ from siamese.config import TrainConfig
 from siamese.job import train_job
 
 from .conftest import CHECKPOINT
-from .helpers import sketch
+from .helpers import pad_value
 
 
 class InProcess:
@@ -39,8 +39,9 @@ def main(data_dir: str) -> None:
         pass
     run.join(60)
     key = sessions.get("me").key
-    out = handlers.show(models, key, None, sketch("7"), None, "draw", sketch("1"), None, "draw", None)
-    assert 'data-verdict="' in out[0]
+    out = handlers.look(models, handlers.Seen(), {"key": key, "verdict": True, "sides": {
+        "a": {"version": 1, **pad_value("7")}, "b": {"version": 1, **pad_value("1")}}}, "me")
+    assert "distance" in out["verdict"]
     models.reference(key)  # its build starts on a lane and is still running as we leave
     print("exiting with work in flight", SHIPPED, flush=True)
 

@@ -72,6 +72,18 @@ def blank_sketch() -> dict:
     return {"background": None, "layers": [], "composite": np.full((280, 280, 4), 255, np.uint8)}
 
 
+def drawn_png(digit: str) -> bytes:
+    """`digit` drawn on a pad's 280 x 280 paper, as the page's script sends a drawing: a PNG."""
+    return png_bytes(draw_strokes(digit, size=(280, 280)))
+
+
+def pad_value(digit: str) -> dict:
+    """A drawing pad's value (demo.inputs.digit_pad) once `digit` is drawn on it."""
+    import base64
+
+    return {"png": base64.b64encode(drawn_png(digit)).decode("ascii")}
+
+
 def png_bomb(path: Path, side: int = 7000) -> Path:
     """A valid greyscale PNG of side x side pixels (49 M > the 40 M limit) in ~50 kB."""
     def chunk(kind, data):

@@ -10,18 +10,19 @@ import pandas as pd
 import pytest
 
 from demo.banner import banner_update
-from demo.compare import handlers
-from demo.inputs import DRAW, EMPTY_SKETCH
+from demo.browser import BrowserModels
+from demo.compare import handlers as compare_handlers
 from demo.models import SHIPPED, Models
 from demo.retrain import views as rv
 from demo.retrain.handlers import RetrainHandlers, presets
 from demo.retrain.record import RunRecord
 from demo.retrain.sessions import SessionModels
 from demo.retrain.slot import TrainingSlot
+from siamese import bundle
 from siamese.checkpoint import excluded_digits, load_checkpoint
 from siamese.job import JobUpdate
 
-from .helpers import sketch
+from .helpers import drawn_png, pad_value, sketch
 from .replay import ReplayRunner
 
 
@@ -231,22 +232,19 @@ def test_digits_that_cannot_be_hidden_are_clear_errors(h):
 
 
 @pytest.mark.integration
-def test_compare_uses_the_session_model_after_a_retrain(h, models):
+def test_compare_uses_the_session_model_after_a_retrain(h, models, tmp_path):
     key = train(h)[-1][5]
     new, shipped = models.comparator(key), models.comparator(SHIPPED)
-    before = handlers.show(models, SHIPPED, None, sketch("7"), None, DRAW, sketch("1"), None, DRAW, shipped.threshold)
-    verdict, view_a, view_b, plot, nn_a, nn_b, slider, view, _, _ = handlers.show(
-        models, key, before[7], sketch("7"), None, DRAW, sketch("1"), None, DRAW, shipped.threshold)
-    assert prop(slider, "value") == pytest.approx(new.threshold, rel=0.05, abs=1e-3)
-    assert prop(slider, "minimum") <= new.threshold <= prop(slider, "maximum")
-    expected = new.compare(sketch("7")["composite"], sketch("1")["composite"]).distance
-    assert view.shown.distance == pytest.approx(expected, rel=1e-4)
-    assert view.shown.distance != pytest.approx(shipped.compare(sketch("7")["composite"],
-                                                                sketch("1")["composite"]).distance)
-    assert view.key == key
-    # back to the shipped model, nothing drawn: a hint, no error
-    out = handlers.show(models, SHIPPED, view, EMPTY_SKETCH, None, DRAW, EMPTY_SKETCH, None, DRAW, new.threshold)
-    assert 'data-verdict="hint"' in out[0] and out[7].key == SHIPPED
+    sides = {"a": {"version": 1, **pad_value("7")}, "b": {"version": 1, **pad_value("1")}}
+    before = compare_handlers.look(models, compare_handlers.Seen(), {"key": SHIPPED, "verdict": True, "sides": sides})
+    after = compare_handlers.look(models, compare_handlers.Seen(), {"key": key, "verdict": True, "sides": sides})
+    expected = new.compare(drawn_png("7"), drawn_png("1")).distance
+    assert after["key"] == key and after["verdict"]["distance"] == pytest.approx(expected, rel=1e-4)
+    assert after["verdict"]["distance"] != pytest.approx(before["verdict"]["distance"])
+    # The board gets the new model's weights and threshold: the browser compares with it.
+    info = BrowserModels(models, tmp_path).info(key)
+    assert info["key"] == key and info["threshold"] == new.threshold and info["name"] == models.label(key)
+    assert info["weights"]["bytes"] == len(bundle.weights_blob(new.model))
 
 
 @pytest.mark.integration

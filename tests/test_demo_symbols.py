@@ -12,13 +12,12 @@ import pytest
 import torch
 
 from demo import symbol_examples
-from demo.inputs import EMPTY_SKETCH
 from demo.symbols import handlers as H
 from demo.symbols import views as V
 from demo.symbols.models import DIGITS, SYMBOLS, SymbolModels, episodes
 from siamese import to_mnist
 
-from .helpers import StubComparator, blank_sketch
+from .helpers import StubComparator, blank_sketch, png_bytes
 
 
 class Stub(StubComparator):
@@ -60,6 +59,14 @@ def sm():
 
 
 ABC = (H.symbol("a", image(0, 0, 0)), H.symbol("b", image(3, 4, 0)), H.symbol("c", image(1, 0, 0)))
+# The same, with every pixel a whole number of 255ths, as images travel to and from the board.
+ABC8 = (H.symbol("a", image(0, 0, 0)), H.symbol("b", image(0.6, 0.8, 0)), H.symbol("c", image(0.2, 0, 0)))
+
+
+def look(sm, symbols, model, query=None, rank=True) -> dict:
+    """The board's question: its symbols, and the query as the browser's 28x28 image."""
+    q = None if query is None else {"mnist": H.encode_image(query)}
+    return H.look(sm, {"model": model, "symbols": H.board_symbols(symbols), "query": q, "rank": rank})
 
 
 # -- ranking and confidence ----------------------------------------------------------------------
@@ -74,55 +81,61 @@ def test_the_ranking_is_nearest_first_with_the_softmax_of_the_log_odds_by_hand(s
     assert r.matches[0].same_probability == pytest.approx(1 / (1 + math.exp(-0.8)))
     assert r.xy.shape == (4, 2)  # three symbols and the query on the map
 
-    result, symbols_map, note = H.show(sm, ABC, SYMBOLS, pad(image(0.8, 0, 0)))
-    assert 'data-best="c"' in result and f'data-confidence="{math.exp(0.8) / z:.6f}"' in result
-    assert re.findall(r'class="sym-row[^"]*" data-name="([^"]+)"', result) == ["c", "a", "b"]
-    assert 'data-points="4"' in symbols_map and 'class="sym-pt query"' in symbols_map
-    assert 'class="sym-model on" data-model="symbols"' in note
+    r = look(sm, ABC8, SYMBOLS, image(0.8, 0, 0))  # what the board gets, by hand from (0.8, 0, 0)
+    d = {"a": 0.8, "b": math.hypot(0.2, 0.8), "c": 0.6}
+    z = sum(math.exp(1 - v) for v in d.values())
+    assert [m["name"] for m in r["ranking"]] == ["c", "a", "b"]
+    assert [m["confidence"] for m in r["ranking"]] == pytest.approx([math.exp(1 - d[n]) / z for n in "cab"], rel=1e-4)
+    assert 'data-points="4"' in r["map"] and 'class="sym-pt query"' in r["map"]
+    assert 'class="sym-model on" data-model="symbols"' in r["note"]
+    assert "ranking" not in look(sm, ABC8, SYMBOLS, image(0.8, 0, 0), rank=False)  # ranked in the browser
 
 
 def test_the_same_drawings_ranked_by_the_other_model_and_descriptors_embedded_once_per_model(sm):
     sm.descriptors(SYMBOLS, ABC)
     sm.descriptors(SYMBOLS, ABC[:2])
     assert sm.comparator(SYMBOLS).embedded == 3  # kept per (model, drawing)
-    result, _, note = H.show(sm, ABC, DIGITS, pad(image(3, 3.9, 0)))
-    assert 'data-best="b"' in result and 'data-model="digits"' in result and "by the digit model" in result
+    r = look(sm, ABC8, DIGITS, image(0.6, 0.76, 0))
+    assert r["ranking"][0]["name"] == "b" and 'class="sym-model on" data-model="digits"' in r["note"]
     assert sm.comparator(DIGITS).embedded == 4  # the three symbols and the query
-    assert 'class="sym-model on" data-model="digits"' in note
 
 
 # -- what the tab says before there is a ranking --------------------------------------------------
 def test_too_few_symbols_no_query_and_a_blank_query_each_say_what_to_do(sm):
-    for symbols, hint in (((), "Draw a symbol of your own"), (ABC[:1], "add at least 1 more")):
-        result, symbols_map, _ = H.show(sm, symbols, SYMBOLS, pad(image(1, 0, 0)))
-        assert hint in result and "data-best" not in result and "sym-map empty" in symbols_map
-    for query in (None, dict(EMPTY_SKETCH), blank_sketch()):
-        result, symbols_map, _ = H.show(sm, ABC[:2], SYMBOLS, query)
-        assert "Now draw a new symbol" in result and 'data-state="hint"' in result
-        assert 'data-points="2"' in symbols_map  # the symbols alone on the map
+    for symbols in ((), ABC8[:1]):
+        r = look(sm, symbols, SYMBOLS, image(0.2, 0, 0))
+        assert "ranking" not in r and "sym-map empty" in r["map"]
+    blank = {"png": __import__("base64").b64encode(png_bytes(__import__("PIL.Image", fromlist=["Image"]).new("L", (280, 280), 255))).decode()}
+    for query in (None, blank):
+        r = H.look(sm, {"model": SYMBOLS, "symbols": H.board_symbols(ABC8[:2]), "query": query, "rank": True})
+        assert "ranking" not in r and "problem" not in r
+        assert 'data-points="2"' in r["map"]  # the symbols alone on the map
 
 
 def test_a_missing_symbols_model_is_said_and_the_digit_model_still_ranks():
     sm = SymbolModels(Stub(), None, "checkpoints/siamese_omniglot.pt is missing")
-    result, _, note = H.show(sm, ABC, SYMBOLS, pad(image(1, 0, 0)))
-    assert "The symbols model is not on this server (checkpoints/siamese_omniglot.pt is missing)" in result
-    assert 'data-state="error"' in result and "Not on this server" in note
-    assert 'data-best="c"' in H.show(sm, ABC, DIGITS, pad(image(1, 0, 0)))[0]
+    r = look(sm, ABC8, SYMBOLS, image(0.2, 0, 0))
+    assert "The symbols model is not on this server (checkpoints/siamese_omniglot.pt is missing)" in r["problem"]
+    assert "Not on this server" in r["note"]
+    assert look(sm, ABC8, DIGITS, image(0.2, 0, 0))["ranking"][0]["name"] == "c"
     symbols = H.act(sm, (), H.TAKE_EXAMPLES)[0]  # adding works without it
     assert len(symbols) == len(H.EXAMPLES)
 
 
 def test_a_model_that_does_not_exist_is_refused(sm):
-    assert "Unknown model &#x27;cats&#x27;" in H.show(sm, ABC, "cats", None)[0]
+    assert "Unknown model 'cats'" in look(sm, ABC8, "cats")["problem"]
 
 
 # -- changing the symbols --------------------------------------------------------------------------
 def test_add_keeps_the_drawing_under_its_name_and_empties_the_pad_and_the_name(sm):
-    symbols, listing, note, pad_out, name_out, dropdown = H.act(sm, (), H.ADD, drawn("star"), "  my  star ")
+    symbols, listing, note, pad_out, name_out, dropdown, board = H.act(sm, (), H.ADD, drawn("star"), "  my  star ")
     assert [s.name for s in symbols] == ["my star"] and symbols[0].image.shape == (28, 28)
     assert 'data-count="1"' in listing and 'data-name="my star"' in listing
     assert "Added \u201cmy star\u201d. Add 1 more." in note
-    assert pad_out == EMPTY_SKETCH and name_out == ""  # a dict, not None: None clears a pad once only
+    assert pad_out is None and name_out == ""  # the pad's script clears it on None
+    sent = board.props["symbols"] if hasattr(board, "props") else board.symbols
+    assert [x["name"] for x in sent] == ["my star"]
+    assert np.abs(H.decode_image(sent[0]["image"]) - symbols[0].image).max() <= 0.5 / 255 + 1e-7
     assert isinstance(dropdown, gr.Dropdown) and dropdown.choices == [("my star", "my star")]
     symbols = H.act(sm, symbols, H.ADD, drawn("heart"), "heart")[0]
     assert "Now draw a new one" in H.act(sm, symbols[:1], H.ADD, drawn("heart"), "heart")[2]
@@ -131,7 +144,7 @@ def test_add_keeps_the_drawing_under_its_name_and_empties_the_pad_and_the_name(s
 
 @pytest.mark.parametrize("sketch, name, phrase", [
     (None, "x", "Draw the symbol on the left pad first"),
-    (dict(EMPTY_SKETCH), "x", "Draw the symbol on the left pad first"),
+    ({"background": None, "layers": [], "composite": None}, "x", "Draw the symbol on the left pad first"),
     ("blank", "x", "The drawing looks blank"),
     ("star", "", "Give the symbol a name first"),
     ("star", "   ", "Give the symbol a name first"),
@@ -140,7 +153,7 @@ def test_add_keeps_the_drawing_under_its_name_and_empties_the_pad_and_the_name(s
 ])
 def test_bad_input_on_add_is_a_message_and_changes_nothing(sm, sketch, name, phrase):
     value = blank_sketch() if sketch == "blank" else drawn(sketch) if sketch == "star" else sketch
-    symbols, _, note, pad_out, name_out, _ = H.act(sm, ABC, H.ADD, value, name)
+    symbols, _, note, pad_out, name_out, _, _ = H.act(sm, ABC, H.ADD, value, name)
     assert symbols == ABC and phrase in note and 'data-state="error"' in note
     assert pad_out is gr.skip() or pad_out == gr.skip()  # the drawing stays, to fix the name
     assert name_out == gr.skip()
@@ -154,11 +167,11 @@ def test_ten_symbols_at_most(sm):
 
 
 def test_remove_start_over_and_the_examples(sm):
-    symbols, _, note, _, _, dropdown = H.act(sm, ABC, H.REMOVE, remove="b")
+    symbols, _, note, _, _, dropdown, _ = H.act(sm, ABC, H.REMOVE, remove="b")
     assert [s.name for s in symbols] == ["a", "c"] and note == "" and dropdown.interactive
     assert "Choose the symbol to remove" in H.act(sm, ABC, H.REMOVE, remove=None)[2]
     assert H.act(sm, ABC, H.REMOVE, remove="zz")[0] == ABC
-    empty, listing, _, _, _, dropdown = H.act(sm, ABC, H.RESET)
+    empty, listing, _, _, _, dropdown, _ = H.act(sm, ABC, H.RESET)
     assert empty == () and "None yet" in listing and dropdown.interactive is False
     mine = (H.symbol("Star", image(1, 0, 0)),)  # an example's name already taken: skipped
     got = [s.name for s in H.act(sm, mine, H.TAKE_EXAMPLES)[0]]
@@ -217,16 +230,10 @@ def test_one_shot_files_refuses_bad_input_with_clear_messages(sm, files, tmp_pat
 
 
 # -- views -------------------------------------------------------------------------------------------
-def test_how_sure_in_words_and_numbers():
-    def ranking(*conf):
-        return H.Ranking("symbols", image(), [H.Match(f"s{i}", 0.0, 0.5, c, image()) for i, c in enumerate(conf)],
-                         np.zeros((len(conf) + 1, 2)))
-    assert V.sure_words(ranking(0.95, 0.05)) == "sure"
-    assert V.sure_words(ranking(0.7, 0.3)) == "fairly sure"
-    assert V.sure_words(ranking(0.5, 0.4, 0.1)) == "unsure: it could as well be \u201cs1\u201d"
-    assert V.bar_pct(0.0001) == "&lt;0.1%" and V.bar_pct(0.9999) == "100%" and V.bar_pct(0.873) == "87.3%"
-    html = V.result_html(ranking(0.95, 0.05))
-    assert "95.0%</b> sure" in html and V.CONFIDENCE_NOTE in html
+def test_probabilities_on_the_bars_never_read_as_a_misleading_zero():
+    from demo.views import bar_pct
+
+    assert bar_pct(0.0001) == "&lt;0.1%" and bar_pct(0.9999) == "100%" and bar_pct(0.873) == "87.3%"
 
 
 def test_names_are_escaped_everywhere():

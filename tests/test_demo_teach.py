@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from demo.compare.handlers import CompareView, Shown
+from demo.compare.handlers import Shown
 from demo.models import SHIPPED, Models
 from demo.teach import embedding as E
 from demo.teach import losses as LO
@@ -60,9 +60,9 @@ def cache(models):
 
 @pytest.fixture(scope="module")
 def shown_7_1(comparator):
-    """The Compare tab's view (its gr.State) after comparing a drawn 7 with a drawn 1."""
+    """The pair a session's Compare board last showed: a drawn 7 and a drawn 1."""
     r = comparator.compare(sketch("7")["composite"], sketch("1")["composite"])
-    return CompareView(shown=Shown(r.distance, r.same_probability, r.image_a, r.image_b))
+    return Shown(r.distance, r.same_probability, r.image_a, r.image_b)
 
 
 # -- Embedding space ------------------------------------------------------------------------------
