@@ -48,20 +48,20 @@ def digit_pad(elem_id: str, hint: str = "draw here", clear_id: str | None = None
 
 def sketch_image(value) -> bytes | np.ndarray | None:
     """A pad's value -> what `to_mnist` takes (the drawing's PNG bytes), or None when nothing is
-    drawn. Also takes {"composite": image} (an array, bytes or a path), as tests and scripts
-    hand drawings over."""
-    if value is None:
+    drawn (Gradio hands an emptied pad over as None or ""). Also takes {"composite": an array or
+    bytes}, as tests and scripts hand drawings over; never a path (a value comes from the
+    browser, and must not name a file of the server's)."""
+    if not isinstance(value, dict):
         return None
-    if isinstance(value, dict):
-        if value.get("png"):
-            try:
-                return base64.b64decode(value["png"], validate=True)
-            except (binascii.Error, ValueError):
-                raise gr.Error("The drawing did not arrive whole: draw it again.") from None
-        value = value.get("composite")
-    if value is None:
-        return None
-    return value if isinstance(value, (bytes, bytearray, str, Path)) else np.asarray(value)
+    if value.get("png"):
+        try:
+            return base64.b64decode(value["png"], validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise gr.Error("The drawing did not arrive whole: draw it again.") from None
+    composite = value.get("composite")
+    if isinstance(composite, (bytes, bytearray)):
+        return bytes(composite)
+    return np.asarray(composite) if isinstance(composite, (np.ndarray, list)) else None
 
 
 def file_list(**kwargs) -> gr.File:

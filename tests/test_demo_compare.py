@@ -209,7 +209,8 @@ def test_a_pads_value_is_its_drawing_as_a_png():
     assert sketch_image(value) == drawn_png("4")
     with pytest.raises(gr.Error, match="draw it again"):
         sketch_image({"png": "%%%"})
-    assert sketch_image({"composite": None}) is None  # the old Sketchpad shape, as scripts send it
+    assert sketch_image({"composite": None}) is None and sketch_image("") is None  # an emptied pad
+    assert sketch_image({"composite": "/etc/passwd"}) is None and sketch_image("/etc/passwd") is None  # never a path
 
 
 @pytest.mark.parametrize("html", [compare_views.board_html([("a.png", "b.png")]), pad_html("sketch-x", "draw", "x-clear")],

@@ -10,7 +10,7 @@ import pytest
 
 from .browser import (
     DESKTOP, ONE, PHONE, SEVEN, TABLET, TABLET_LANDSCAPE, draw, open_page, open_tab, pad_box, touch_draw,
-    touch_swipe, wait_brush, wait_verdict,
+    touch_swipe, wait_verdict,
 )
 
 pytestmark = pytest.mark.e2e
@@ -26,8 +26,6 @@ MIN_PAD_PX = 150  # a finger-drawn digit needs about this much (both pads side b
 def ready(pg):
     pg.wait_for_selector("#sketch-a canvas")
     pg.wait_for_selector("#sketch-b canvas")
-    wait_brush(pg, "a")
-    wait_brush(pg, "b")
     return pg
 
 
@@ -38,7 +36,7 @@ def layout(pg) -> dict:
       const box = s => { const b = document.querySelector(s).getBoundingClientRect();
                          return {x: b.x, y: b.y, w: b.width, h: b.height}; };
       return {scroll_width: document.documentElement.scrollWidth, width: innerWidth, height: innerHeight,
-              a: box('#sketch-a .image-container'), b: box('#sketch-b .image-container'), verdict: box('#verdict')};
+              a: box('#sketch-a canvas'), b: box('#sketch-b canvas'), verdict: box('#verdict')};
     }""")
 
 
@@ -57,13 +55,8 @@ def check_layout(pg, where: str):
 
 def network_ink(pg, side: str) -> float:
     """Mean brightness (0..1) of what the network saw for `side`: its 28x28 input, as the page shows it."""
-    img = pg.locator(f"#view-{side} img").first
-    img.wait_for()
-    return img.evaluate("""async (img) => {
-      await img.decode();
-      const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
-      const g = c.getContext('2d'); g.drawImage(img, 0, 0);
-      const d = g.getImageData(0, 0, c.width, c.height).data;
+    return pg.locator(f"#view-{side} canvas").evaluate("""(c) => {
+      const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
       let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i];
       return s / (d.length / 4) / 255;
     }""")
@@ -99,9 +92,8 @@ def test_phone_finger_outside_the_pads_still_scrolls(browser, server):
 
 def test_stroke_width_survives_a_small_pad(browser, server):
     """The same 7 on a phone's pad and on a desktop's (about twice as wide) reaches the network
-    with about the same ink, also after a clear. (Gradio re-creates its paper at the pad's shown
-    size on a clear, with the brush radius still in paper pixels; pad_scale.js keeps that size
-    280 px on every screen.)"""
+    with about the same ink, also after a clear: the pen is sized in paper pixels (280 a side,
+    demo.inputs.CANVAS), whatever the pad's size on screen."""
     ink = {}
     for name, device, drawer in (("phone", PHONE, touch_draw), ("desktop", DESKTOP, draw)):
         with open_page(browser, server, device) as pg:
@@ -138,7 +130,7 @@ def test_mouse_stroke_begun_at_the_pads_edge_is_drawn(page, shots):
     draw(page, "a", EDGE_SEVEN)
     draw(page, "b", SEVEN)
     assert wait_verdict(page) == "same", "the stroke begun at the edge was lost (or cut)"
-    page.locator("#compare-row").screenshot(path=str(shots / "desktop_edge_stroke.png"))
+    page.locator("#compare-board").screenshot(path=str(shots / "desktop_edge_stroke.png"))
     page.click("#clear-b")
     assert wait_verdict(page, ("hint",)) == "hint"  # the clear has landed: a stroke now is kept
     draw(page, "b", ONE)

@@ -70,12 +70,15 @@ def test_a_model_that_leaves_the_server_is_said_and_replaced_everywhere(page, pa
         sessions.register(f"another tab {other}", ckpt)
     assert not models.alive(retrained)
 
+    # The page holds the model's weights, so its verdict needs no server; the next look finds
+    # the model gone, and the page says so and moves to the pretrained model.
     assert press_compare(page) == "different"
     shipped = models.comparator(None).threshold
     note = gone_note(None, models.gone(retrained).reason)
     banner = page.locator("#model-banner")
     banner.get_by_text("is no longer on this server").wait_for()
     assert "8 retrained models at most" in banner.inner_text() and note.split(":", 1)[1][:40] in banner.inner_text()
+    wait_until(page, lambda: "the shipped digit model" in page.locator("#verdict").inner_text(), "the pretrained model's verdict")
     assert verdict_threshold(page) == near(shipped)
     wait_until(page, lambda: abs(slider_value(page) - shipped) < 0.01, "the slider on the pretrained threshold")
     page.click("#banner-dismiss")

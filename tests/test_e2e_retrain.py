@@ -80,6 +80,10 @@ def test_start_watch_stop_use_download_and_go_back(page, page_server, shots, tmp
     wait_verdict(page)
     sessions, models = page_server.retrain.sessions, page_server.models
     mine = [k for k in models.keys() if k in sessions][-1]  # the latest retrained model: this page's
+    # The retrained model reaches the browser: its weights fetched, its verdict computed there.
+    wait_until(page, lambda: "by your retrained model" in page.locator("#verdict").inner_text()
+               and page.locator("#verdict .verdict-card").get_attribute("data-path") == "browser",
+               "the retrained model's verdict, in the browser")
     judged_by = float(page.locator("#verdict .verdict-nums b").nth(2).inner_text().replace("\u2212", "-"))
     assert judged_by == pytest.approx(models.comparator(mine).threshold, rel=0.01, abs=0.002)  # its threshold
     page.screenshot(path=str(shots / "compare_with_retrained.png"), full_page=True)

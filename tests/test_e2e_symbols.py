@@ -58,7 +58,8 @@ def test_three_drawn_symbols_and_a_new_one_ranked_by_either_model(page, shots):
     assert best(page) == "zigzag"
     result = page.locator("#symbols-result").inner_text()
     assert "Best match: zigzag" in result and "sure" in result and "How sure" in result
-    assert page.locator("#symbols-map svg .sym-pt").count() == 4  # three symbols and the new drawing
+    # the map comes from the server after the stroke: three symbols and the new drawing
+    wait_until(page, lambda: page.locator("#symbols-map svg .sym-pt").count() == 4, "the map with the new drawing")
     page.screenshot(path=str(shots / "symbols_desktop.png"), full_page=True)
 
     page.locator("#symbols-model label", has_text="Digit model").click()

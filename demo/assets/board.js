@@ -365,7 +365,7 @@
       if (state.looking && Date.now() - state.lookSent < LOOK_TIMEOUT_MS) { state.lookAgain = true; return; }
       if (state.computing || state.frame) { lookSoon(30); return; }  // send what the browser has computed
       const model = state.model;
-      const request = {key: model.key, verdict: !current(state.verdict), sides: {}};
+      const request = {key: model.key, session: props.session, verdict: !current(state.verdict), sides: {}};
       let any = false;
       for (const s of SIDES) {
         const p = payload(sides[s]);
@@ -388,7 +388,7 @@
 
     function apply(r) {
       if (!r) return;
-      if (r.gone) { trigger("select", r.gone); return; }
+      if (r.gone) { trigger("input", r.gone); return; }  // demo.compare.tab: back to the shipped model
       if (r.key !== state.model.key) return;
       for (const s of SIDES) {
         const got = r.sides && r.sides[s], side = sides[s];

@@ -9,6 +9,7 @@
 (() => {
   if (window.SiamesePad) return;
 
+  /* bytes (Uint8Array or Uint8ClampedArray) -> base64, in chunks (one call per byte overflows the stack). */
   const b64 = (bytes) => { let s = ""; for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192)); return btoa(s); };
   const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
   const toBytes = (image) => Uint8Array.from(image, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));

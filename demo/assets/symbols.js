@@ -73,7 +73,7 @@
   function init(element, props, trigger, watch, server) {
     const config = props.config;
     const engine = window.SiameseEngine.get(config.engine);
-    const result = element.querySelector("#symbols-result");
+    const result = document.querySelector("#symbols-result");  // beside the board (demo.symbols.tab)
     const state = {model: null, symbols: [], refs: null, refsKey: "", session: null, sessionKey: null, ready: false,
                    version: 0, seen: -1, image: null, status: "empty", ranking: null, serverRanking: null,
                    computing: false, again: false, frame: 0, looking: false, lookAgain: false, lookTimer: 0};

@@ -54,10 +54,12 @@ def build_compare_tab(models: Models, model_key: gr.State, model_note: gr.State,
     lo, hi, step = slider_span(cmp.threshold, handlers.example_distance_span(cmp))
     seen = handlers.Seen()
 
-    def look(data: dict, request: gr.Request = None):
+    def look(data: dict):
         """The board's question after a stroke (handlers.look): neighbours, and the verdict
-        while the browser cannot give it."""
-        return handlers.look(models, seen, data, session_of(request))
+        while the browser cannot give it. (A server function gets no session of its own: the
+        board names its session, which the page load told it.)"""
+        session = data.get("session") if isinstance(data, dict) else None
+        return handlers.look(models, seen, data, str(session)[:64] if session else None)
 
     status = gr.Markdown("", elem_id="data-status")
     examples = [(url(Path(a)), url(Path(b))) for a, b in example_pairs()]
@@ -67,7 +69,7 @@ def build_compare_tab(models: Models, model_key: gr.State, model_note: gr.State,
     board = gr.HTML("", html_template=views.board_html(examples), js_on_load=INIT_JS, head=head,
                     elem_id="compare-board", server_functions=[look], apply_default_css=False,
                     config=board_config(models), model=browser.info(SHIPPED),
-                    reference={"status": "loading", "empty": handlers.empty_neighbours(None, "loading")})
+                    reference={"status": "loading", "empty": handlers.empty_neighbours(None, "loading")}, session=None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=360):
             threshold = gr.Slider(lo, hi, value=slider_value(cmp.threshold, step), step=step, label="Decision threshold",
@@ -119,11 +121,12 @@ def _wire(models: Models, model_key: gr.State, model_note: gr.State, t: CompareT
         return views.plot_html(float(threshold if threshold is not None else cmp.threshold), None, ref, status)
 
     t.threshold.change(on_threshold, [model_key, t.threshold], [t.plot], trigger_mode="always_last", **quiet)
-    t.board.submit(handlers.gone_back, None, [model_key, model_note], **quiet)  # the board found its model gone
+    t.board.input(handlers.gone_back, None, [model_key, model_note], **quiet)  # the board found its model gone
 
-    def poll(key, threshold):
+    def poll(key, threshold, request: gr.Request):
         """Until the session model's reference is there (or known missing): the status line;
-        then the board (neighbours can come now), the slider's span and the plot follow."""
+        then the board (neighbours can come now), the slider's span and the plot follow. The
+        board also learns its session, to name it in its looks."""
         key = key if models.alive(key) else SHIPPED
         state = models.status(key)
         if state == "loading":
@@ -136,7 +139,8 @@ def _wire(models: Models, model_key: gr.State, model_note: gr.State, t: CompareT
         else:
             msg = ""
         ref, status, slider, plot = _panels(models, key, threshold)
-        reference = gr.HTML(reference={"status": f"{key}:{status}", "empty": handlers.empty_neighbours(ref, status)})
+        reference = gr.HTML(reference={"status": f"{key}:{status}", "empty": handlers.empty_neighbours(ref, status)},
+                            session=session_of(request))
         loading = state == "loading"
         return (gr.Markdown(msg, visible=bool(msg)), reference, gr.skip() if loading else slider,
                 gr.skip() if loading else plot, gr.Timer(active=loading))

@@ -80,15 +80,19 @@ def build_symbols_tab(sm: SymbolModels, browser: BrowserModels) -> SymbolsTab:
                                       elem_id="symbol-name")
                     add = gr.Button("Add", variant="primary", size="sm", scale=1, min_width=64, elem_id="symbol-add")
                 note = gr.HTML("", elem_id="symbol-note", padding=False)
-            with gr.Column(min_width=560, scale=2):
-                choice = SYMBOLS if sm.available(SYMBOLS) else DIGITS
-                model = gr.Radio(MODEL_LABELS, value=choice, label="Which network compares", elem_id="symbols-model")
+            with gr.Column(min_width=280, scale=1, elem_classes="side sym-side"):
+                gr.HTML('<div class="side-title">2. A new drawing <span>which of yours is it?</span></div>')
                 head = "".join(f'<script src="{url(ASSETS / s)}"></script>' for s in SCRIPTS)
+                choice = SYMBOLS if sm.available(SYMBOLS) else DIGITS
                 board = gr.HTML(None, html_template=views.board_html(), js_on_load=INIT_JS, head=head,
                                 elem_id="symbols-board", apply_default_css=False, server_functions=[look],
                                 config={"engine": engine_config(), **pad_config(), "least": handlers.MIN_SYMBOLS,
                                         "most": handlers.MAX_SYMBOLS},
                                 model=model_info(browser, sm, choice), symbols=[])
+            with gr.Column(min_width=320, scale=1, elem_classes="result-col"):
+                model = gr.Radio(MODEL_LABELS, value=choice, label="Which network compares", elem_id="symbols-model")
+                # Filled by the board's script, in the browser (never by the server's events).
+                gr.HTML('<div id="symbols-result"></div>', elem_id="symbols-result-slot")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
                 symbols_list = gr.HTML(views.symbols_html((), handlers.MAX_SYMBOLS), elem_id="symbols-list")

@@ -17,14 +17,11 @@ MODEL_TITLES = {"symbols": "the symbols model", "digits": "the digit model"}  # 
 
 
 def board_html() -> str:
-    """The board: the new drawing's pad and Clear, and where the ranking goes. (A gr.HTML
-    template: no backticks, no dollar-brace, no double braces.)"""
-    return ('<div class="sym-board"><div class="sym-side side">'
-            '<div class="side-title">2. A new drawing <span>which of yours is it?</span></div>'
-            '<div id="sketch-symquery" class="digit-pad"><canvas role="img" aria-label="Drawing pad for the new '
+    """The board: the new drawing's pad and its Clear (the ranking goes into #symbols-result,
+    beside it). (A gr.HTML template: no backticks, no dollar-brace, no double braces.)"""
+    return ('<div id="sketch-symquery" class="digit-pad"><canvas role="img" aria-label="Drawing pad for the new '
             'symbol"></canvas><div class="pad-hint">draw the new symbol here</div></div>'
-            '<div class="pad-foot"><button type="button" class="clear-btn" id="symquery-clear">Clear</button></div></div>'
-            '<div class="sym-out result-col"><div id="symbols-result"></div></div></div>')
+            '<div class="pad-foot"><button type="button" class="clear-btn" id="symquery-clear">Clear</button></div>')
 
 
 def _esc(text: str) -> str:
