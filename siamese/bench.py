@@ -11,7 +11,10 @@
    own cost: sampling, augmentation, bookkeeping);
 2. wall time from scratch to 0.99 pair accuracy on the 20,000 fixed test pairs;
 3. Comparator.compare latency for one pair (p50, p95) and batched embedding throughput;
-4. app cold start: `python app.py` process start to the first page served.
+4. app cold start: `python app.py` process start to the first page served;
+5. (`--preprocess`, also part of the full run) `to_mnist` on files people send: a 512-px
+   drawing as PNG (RGBA, RGB and grey), a 12-megapixel photo-like JPEG, and a 160 KB PNG that
+   decodes to 6000 x 6000 transparent pixels (time and the process's peak memory growth).
 
 Numbers depend on what else the machine is doing: run it on a quiet machine.
 """
@@ -285,6 +288,69 @@ def compare_latency(data, device, calls: int = 200) -> dict:
             "embed_images_per_s": len(batch) / dt}
 
 
+def _png(img, **kw) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+def preprocess_inputs() -> dict:
+    """name -> file bytes: what `preprocess_times` measures (drawn here, never MNIST)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    def stroke(size, width, paper=(255, 255, 255, 255), ink=(20, 20, 20, 255)):
+        img = Image.new("RGBA", size, paper)
+        w, h = size
+        ImageDraw.Draw(img).line([(0.3 * w, 0.2 * h), (0.7 * w, 0.2 * h), (0.45 * w, 0.85 * h)], fill=ink,
+                                 width=width, joint="curve")
+        return img
+
+    seven = stroke((512, 512), 40)
+    photo = stroke((4000, 3000), 220, paper=(200, 196, 185, 255), ink=(40, 40, 60, 255)).convert("RGB")
+    noise = np.random.default_rng(0).integers(-18, 19, (3000, 4000, 1), dtype=np.int16)  # paper grain
+    photo = Image.fromarray(np.clip(np.asarray(photo, np.int16) + noise, 0, 255).astype(np.uint8))
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", quality=90)
+    bomb = stroke((6000, 6000), 60, paper=(0, 0, 0, 0), ink=(0, 0, 0, 255))
+    return {"png_512_rgba": _png(seven), "png_512_rgb": _png(seven.convert("RGB")),
+            "png_512_grey": _png(seven.convert("L")), "jpeg_12mp": buf.getvalue(), "png_bomb_6000": _png(bomb)}
+
+
+def preprocess_times(calls: int = 200) -> dict:
+    """to_mnist p50 / p95 (ms) per input of `preprocess_inputs`, one thread, and the bytes of
+    each file; for the bomb, the process's peak memory growth too (ru_maxrss)."""
+    import resource
+
+    from .preprocess import to_mnist
+
+    inputs = preprocess_inputs()
+    out = {}
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, data in inputs.items():
+            n = 10 if "bomb" in name else 30 if "jpeg" in name else calls
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            to_mnist(data)  # warm-up (and the bomb's peak, first time)
+            grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                to_mnist(data)
+                times.append((time.perf_counter() - t) * 1000)
+            out[name] = {"p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95)),
+                         "kb": round(len(data) / 1024, 1)}
+            if "bomb" in name:
+                out[name]["peak_growth_mb"] = round(grew, 1)
+    finally:
+        torch.set_num_threads(torch_threads)
+    return out
+
+
 def app_cold_start(timeout: float = 60.0) -> dict:
     if not (ROOT / "app.py").exists():
         return {"skipped": "no app.py"}
@@ -343,8 +409,18 @@ def main(argv=None) -> int:
     p.add_argument("--worker-seconds", type=float, default=None,
                    help="only run the page's retrain through its worker process vs in this process, "
                         "this many seconds each")
+    p.add_argument("--preprocess", action="store_true",
+                   help="only time to_mnist on a 512-px PNG, a 12-MP JPEG and a pixel bomb")
     p.add_argument("--json-out", default=None)
     a = p.parse_args(argv)
+    if a.preprocess:
+        pre = preprocess_times()
+        print(f"\n| to_mnist (one thread) | file | p50 | p95 |\n| --- | --- | --- | --- |")
+        for name, r in pre.items():
+            extra = f" (peak memory growth {r['peak_growth_mb']} MB)" if "peak_growth_mb" in r else ""
+            print(f"| {name} | {r['kb']} KB | {r['p50_ms']:.2f} ms | {r['p95_ms']:.2f} ms{extra} |")
+        print(json.dumps({"device": describe(torch.device("cpu")), "preprocess": pre}, indent=2))
+        return 0
 
     try:
         device = pick_device(a.device)
@@ -389,6 +465,7 @@ def main(argv=None) -> int:
     print(f"  page retrain in a worker process / in this process: {res['worker_vs_in_process']['ratio']:.3f}",
           flush=True)
     res["inference"] = compare_latency(data, device)
+    res["preprocess"] = preprocess_times()
     res["app"] = {"skipped": "--skip-app"} if a.skip_app else app_cold_start()
 
     inf, app, ttt = res["inference"], res["app"], res["time_to_target"]
@@ -408,6 +485,7 @@ def main(argv=None) -> int:
         ("compare() one pair, p50 / p95", f"{inf.get('compare_p50_ms', float('nan')):.2f} / "
                                           f"{inf.get('compare_p95_ms', float('nan')):.2f} ms"),
         ("batched embedding", f"{inf.get('embed_images_per_s', float('nan')):,.0f} images/s"),
+        *[(f"to_mnist, {name} ({r['kb']} KB), p50", f"{r['p50_ms']:.2f} ms") for name, r in res["preprocess"].items()],
         ("app cold start to first page", app.get("skipped") or (f"{app['first_page_s']:.2f} s"
                                                                 if app.get("first_page_s") else app.get("error"))),
     ]

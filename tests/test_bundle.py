@@ -74,7 +74,7 @@ def test_the_committed_preprocessing_graph_is_mnist_from_rgba():
             continue  # unreadable: never reaches the graph
         if min(rgba.shape[:2]) < 2:
             continue
-        want, want_status = mnist_from_rgba(torch.from_numpy(rgba))
+        want, want_status = mnist_from_rgba(torch.from_numpy(rgba.copy()))  # load_rgba may lend read-only memory
         got, got_status = run_graph(rgba)
         assert got_status == int(want_status), name
         np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=1e-5, err_msg=name)
