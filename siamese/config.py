@@ -160,6 +160,14 @@ class TrainConfig:
     margin: float = 1.0  # contrastive and triplet margin, in embedding distance units
     temperature: float = 0.1  # supcon: the softmax temperature over cosine similarities
     augment: bool = True  # small random affine jitter of the training digits
+    # The jitter's ranges (half-widths of uniform draws; augment.distort): the defaults are the
+    # blog-era jitter; stretch, shear and stroke add Koch et al.'s distortions and stroke width.
+    aug_degrees: float = 10.0  # rotation
+    aug_scale: float = 0.1  # overall scale 1 +- this
+    aug_stretch: float = 0.0  # x scaled by a further 1 +- this, y by its inverse
+    aug_shear: float = 0.0  # x += this * y at most (Koch: 0.3)
+    aug_shift: float = 2.0  # pixels each way
+    aug_stroke: float = 0.0  # share of the way to a 3x3 dilation or erosion of the strokes
     amp: str = "auto"  # auto | on | off: bfloat16 autocast (auto: CUDA, or a CPU where it measures faster)
     channels_last: bool = True
     compile: bool = False
@@ -220,6 +228,19 @@ class TrainConfig:
                              f"not {self.loss}")
         if self.batch_size < 4:
             raise ValueError("batch_size must be at least 4")
+        for name in ("aug_degrees", "aug_shear", "aug_shift"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} is a half-width: it must be >= 0, not {getattr(self, name)}")
+        for name in ("aug_scale", "aug_stretch"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if not 0 <= self.aug_stroke <= 1:
+            raise ValueError(f"aug_stroke must be in [0, 1], not {self.aug_stroke}")
+
+    def distortions(self) -> dict:
+        """The jitter's ranges as `augment.distort` takes them."""
+        return {"degrees": self.aug_degrees, "scale": self.aug_scale, "stretch": self.aug_stretch,
+                "shear": self.aug_shear, "shift": self.aug_shift, "stroke": self.aug_stroke}
 
     def to_dict(self) -> dict:
         return asdict(self)

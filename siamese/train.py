@@ -28,7 +28,8 @@ from . import distributed
 from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
 from .config import (DATA, LOSSES, MINING, PRESETS, ROTATIONS, SCHEDULES, ModelConfig, TrainConfig,
                      describe_data, metric_for_loss, parse_alphabets, parse_digits)
-from .data import MNIST, DataUnavailableError, random_affine
+from .augment import distort
+from .data import MNIST, DataUnavailableError
 from .device import autocast, calibrate, use_amp
 from .evaluate import ProgressProbe, choose_threshold, evaluate, print_splits, score_episodes
 from .losses import all_pairs_loss, bce_loss, distance_matrix, contrastive_loss, supcon_loss, triplet_loss
@@ -259,7 +260,7 @@ class Trainer:
             lo, hi = distributed.shard(len(idx), self.rank, self.world_size)
             x = to_float(self.train_images[idx[lo:hi]])  # (hi - lo, 1, 28, 28)
             if cfg.augment:
-                x = random_affine(x, gen, rows=(lo, len(idx)))
+                x = distort(x, gen, **cfg.distortions(), rows=(lo, len(idx)))
             x = x.contiguous(memory_format=fmt)
             labels = self.train_labels[idx]  # (B,): every rank scores the whole batch
             # 2. forward and loss
@@ -400,6 +401,18 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
                         "a slice of the shuffled training set); for data with many classes, such as "
                         "Omniglot's characters, where a random batch holds few same-class pairs")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random affine jitter")
+    aug = p.add_argument_group("the jitter's ranges (half-widths of uniform draws, each image its own; "
+                               "siamese.augment.distort)")
+    aug.add_argument("--aug-degrees", type=float, default=d.aug_degrees, help="rotation (default %(default)s)")
+    aug.add_argument("--aug-scale", type=float, default=d.aug_scale, help="overall scale 1 +- this (default %(default)s)")
+    aug.add_argument("--aug-stretch", type=float, default=d.aug_stretch,
+                     help="x scaled by a further 1 +- this and y by its inverse (default %(default)s)")
+    aug.add_argument("--aug-shear", type=float, default=d.aug_shear,
+                     help="shear: x moves by up to this times y (Koch et al. 2015: 0.3; default %(default)s)")
+    aug.add_argument("--aug-shift", type=float, default=d.aug_shift, help="shift in pixels (default %(default)s)")
+    aug.add_argument("--aug-stroke", type=float, default=d.aug_stroke,
+                     help="stroke width: up to this share of the way to the strokes' 3x3 dilation or erosion "
+                          "(default %(default)s)")
     m = ModelConfig()
     arch = p.add_argument_group("architecture (default: the blog's network; ignored with --init, "
                                 "which keeps the checkpoint's)")
@@ -443,6 +456,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
             max_seconds=a.max_seconds, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
             schedule=a.schedule, warmup=a.warmup,
             loss=a.loss, margin=a.margin, augment=a.augment, amp=a.amp, compile=a.compile,
+            aug_degrees=a.aug_degrees, aug_scale=a.aug_scale, aug_stretch=a.aug_stretch, aug_shear=a.aug_shear,
+            aug_shift=a.aug_shift, aug_stroke=a.aug_stroke,
             threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
             exclude_digits=exclude, mining=a.mining, temperature=a.temperature,
             data=a.data, rotations=a.rotations, val_alphabets=held, per_class=a.per_class,
