@@ -193,6 +193,10 @@ class TrainConfig:
     # Class-balanced batches: batch_size / per_class classes with per_class images each
     # (pairs.ClassBatches); None: a slice of the shuffled training set, the blog's way.
     per_class: int | None = None
+    # Omniglot with held-out alphabets: end with the weights of the progress event whose
+    # validation one-shot score was best (early stopping on held-out alphabets, never on the
+    # 20 runs), not those of the last step.
+    keep_best: bool = False
 
     def __post_init__(self):
         self.exclude_digits = check_digits(self.exclude_digits)
@@ -211,6 +215,9 @@ class TrainConfig:
                                                and self.batch_size % self.per_class == 0):
             raise ValueError(f"per_class must divide batch_size {self.batch_size} into two or more "
                              f"classes of at least 2 images, not {self.per_class}")
+        if self.keep_best and not self.val_alphabets:
+            raise ValueError("keep_best chooses by the held-out alphabets' one-shot score: it needs Omniglot "
+                             "data with val_alphabets")
         if self.data == "omniglot" and self.exclude_digits:
             raise ValueError("exclude_digits needs MNIST data: an Omniglot-only run sees no digit anyway")
         if self.loss not in LOSSES:

@@ -170,6 +170,9 @@ class Trainer:
         self.train_seconds = 0.0
         self._stop = threading.Event()
         self._probe_at, self._probe_cost = 0.0, 0.0  # when the last probe ended, how long it took
+        # cfg.keep_best: (val one-shot score, step, weights) of the best event so far
+        self._best: tuple[float, int, dict] | None = None
+        self.kept_step: int | None = None  # the step whose weights the run ended with, if not the last
 
     def stop(self) -> None:
         """Ask the run to end after the current step (safe from any thread)."""
@@ -240,7 +243,10 @@ class Trainer:
                 reason = "time"
             lr = cfg.lr * lr_factor(min(progress, 1.0), cfg.warmup, cfg.schedule)
             if reason or time.perf_counter() - last_t >= cfg.eval_every:
-                yield self._event(start, last_t, last_step, loss_sum, lr, per_epoch, reason)
+                ev = self._event(start, last_t, last_step, loss_sum, lr, per_epoch, reason)
+                if cfg.keep_best:
+                    self._keep_best(ev, done=bool(reason))
+                yield ev
                 if reason:
                     return
                 last_t, last_step = time.perf_counter(), self.step
@@ -275,6 +281,17 @@ class Trainer:
             opt.step()
             loss_sum += loss.detach()
             self.step += 1
+
+    def _keep_best(self, ev: TrainEvent, done: bool) -> None:
+        """Remember the weights of an event that scores best so far on the validation episodes;
+        at the last event, go back to them (`kept_step`) if an earlier one scored higher."""
+        score = ev.val_one_shot_accuracy
+        if score is not None and (self._best is None or score > self._best[0]):
+            state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self._best = (score, self.step, state)
+        if done and self._best is not None and self._best[1] != self.step:
+            self.model.load_state_dict(self._best[2])
+            self.kept_step = self._best[1]
 
     def _event(self, start, last_t, last_step, loss_sum, lr, per_epoch, reason) -> TrainEvent:
         if self.device.type == "cuda":
@@ -329,6 +346,8 @@ class Trainer:
             result.update(score_episodes(model, self.episodes, amp=fast and self.amp))
         elif isinstance(self.data, Symbols):  # no alphabet held out: those pairs were trained on
             result["train_pair_accuracy"] = result.pop("val_pair_accuracy")
+        if self.kept_step is not None:
+            result["kept_step"] = self.kept_step
         return result
 
     def checkpoint(self, result: dict) -> dict:
@@ -400,6 +419,9 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
                    help="class-balanced batches: batch-size/K classes with K images each (default: "
                         "a slice of the shuffled training set); for data with many classes, such as "
                         "Omniglot's characters, where a random batch holds few same-class pairs")
+    p.add_argument("--keep-best", action="store_true",
+                   help="Omniglot with held-out alphabets: end with the weights of the progress line whose "
+                        "val 1-shot was best (early stopping; --eval-every sets how often it is measured)")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random affine jitter")
     aug = p.add_argument_group("the jitter's ranges (half-widths of uniform draws, each image its own; "
                                "siamese.augment.distort)")
@@ -460,7 +482,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
             aug_shift=a.aug_shift, aug_stroke=a.aug_stroke,
             threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
             exclude_digits=exclude, mining=a.mining, temperature=a.temperature,
-            data=a.data, rotations=a.rotations, val_alphabets=held, per_class=a.per_class,
+            data=a.data, rotations=a.rotations, val_alphabets=held, per_class=a.per_class, keep_best=a.keep_best,
         )
     except ValueError as e:  # a setting that does not fit the data, e.g. --rotations with MNIST
         p.error(str(e))

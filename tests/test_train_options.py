@@ -73,3 +73,33 @@ def test_constant_schedule_holds_the_peak_rate_after_the_warm_up():
                           eval_size=20, amp="off", channels_last=False)
         ends[schedule] = list(Trainer(cfg, data=fake_mnist(), model_config=ModelConfig(**SMALL)).run())[-1].lr
     assert ends == {"cosine": pytest.approx(0.0, abs=1e-12), "constant": pytest.approx(1e-3)}
+
+
+def test_keep_best_ends_with_the_weights_of_the_best_validation_score():
+    from siamese.symbols import symbols
+
+    from .test_symbols import fake_omniglot
+
+    cfg = TrainConfig(data="omniglot", loss="supcon", rotations=4, val_alphabets=("Greek",), keep_best=True,
+                      max_steps=3, epochs=100, batch_size=16, eval_every=0, amp="off", channels_last=False)
+    data, episodes = symbols(cfg, omni=fake_omniglot())
+    trainer = Trainer(cfg, data=data, episodes=episodes, model_config=ModelConfig(**SMALL))
+    scores = {0: 0.5, 1: 0.9, 2: 0.6, 3: 0.7}  # by step: step 1's weights are the best
+    trainer.probe = lambda model, amp=False: {"val_one_shot_accuracy": scores[trainer.step], "threshold": 0.5}
+    weights = {}
+    for ev in trainer.run():  # an event at every step (eval_every 0), then the last one
+        if not ev.done:
+            weights[ev.step] = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    assert ev.step == 3 and ev.val_one_shot_accuracy == 0.7  # the last event reports the last weights
+    assert trainer.kept_step == 1 and trainer.step == 3
+    assert all(torch.equal(v, weights[1][k]) for k, v in trainer.model.state_dict().items())
+    assert not all(torch.equal(v, weights[2][k]) for k, v in trainer.model.state_dict().items())
+    assert trainer.finalize()["kept_step"] == 1
+    # the last weights are kept when they score best; no held-out alphabets: refused
+    trainer = Trainer(cfg, data=data, episodes=episodes, model_config=ModelConfig(**SMALL))
+    trainer.probe = lambda model, amp=False: {"val_one_shot_accuracy": trainer.step / 10, "threshold": 0.5}
+    list(trainer.run())
+    assert trainer.kept_step is None and "kept_step" not in trainer.finalize()
+    for bad in (dict(data="mnist"), dict(data="omniglot", val_alphabets=())):
+        with pytest.raises(ValueError, match="keep_best"):
+            TrainConfig(keep_best=True, **bad)
