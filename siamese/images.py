@@ -144,8 +144,19 @@ def _small_rgba(img: Image.Image, factor: int) -> Image.Image:
 
 
 def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1: as stored), read without decoding pixels: a PNG's getexif()
+    decodes the whole image to look for an eXIf chunk after it (a 6000 x 6000 bomb: 144 MB), so
+    a PNG's comes from the chunk read with its header, when it is there."""
     try:
-        return int(img.getexif().get(_EXIF_ORIENTATION, 1))
+        if img.format == "PNG":
+            raw = img.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+        else:
+            exif = img.getexif()
+        return int(exif.get(_EXIF_ORIENTATION, 1))
     except Exception:  # a broken EXIF block must not cost the picture
         return 1
 
