@@ -197,6 +197,10 @@ class TrainConfig:
     # validation one-shot score was best (early stopping on held-out alphabets, never on the
     # 20 runs), not those of the last step.
     keep_best: bool = False
+    # MNIST + Omniglot with per_class: each batch holds this many (seen) digit classes, drawn
+    # apart from the characters, whose hundreds of classes otherwise leave a batch less than one
+    # digit class on average (64 of 727 classes drawn: 0.6); 0: digits and characters alike.
+    digit_classes: int = 0
 
     def __post_init__(self):
         self.exclude_digits = check_digits(self.exclude_digits)
@@ -215,6 +219,10 @@ class TrainConfig:
                                                and self.batch_size % self.per_class == 0):
             raise ValueError(f"per_class must divide batch_size {self.batch_size} into two or more "
                              f"classes of at least 2 images, not {self.per_class}")
+        if self.digit_classes and not (self.data == "mnist+omniglot" and self.per_class
+                                       and 0 < self.digit_classes < self.batch_size // self.per_class):
+            raise ValueError(f"digit_classes ({self.digit_classes}) takes MNIST + Omniglot in class-balanced batches "
+                             "(per_class), and fewer digit classes than a batch holds classes")
         if self.keep_best and not self.val_alphabets:
             raise ValueError("keep_best chooses by the held-out alphabets' one-shot score: it needs Omniglot "
                              "data with val_alphabets")

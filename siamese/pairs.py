@@ -199,19 +199,28 @@ class ClassBatches:
     random batch holds few same-class pairs; these hold K - 1 for every item.
 
     labels: (N,) class of each item, on the device batches are drawn on. Classes with fewer
-    than K items are never drawn."""
+    than K items are never drawn. reserved: classes (e.g. the digits among Omniglot's
+    characters) that a call may ask a fixed number of, drawn apart from the others."""
 
-    def __init__(self, labels: torch.Tensor, per_class: int):
+    def __init__(self, labels: torch.Tensor, per_class: int, reserved=None):
         counts = torch.bincount(labels)  # (C,)
         self.order = torch.argsort(labels, stable=True)  # (N,) items grouped by class
         self.starts, self.counts = torch.cumsum(counts, 0) - counts, counts
         self.classes = torch.nonzero(counts >= per_class).squeeze(1)  # (C',) the classes drawn from
+        is_reserved = torch.isin(self.classes, torch.as_tensor(list(reserved or ()), dtype=self.classes.dtype,
+                                                                device=self.classes.device))
+        self.reserved, self.classes = self.classes[is_reserved], self.classes[~is_reserved]
         self.per_class, self.most = per_class, int(counts.max())
 
-    def __call__(self, num_classes: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(num_classes * K,) item indices, class by class."""
+    def __call__(self, num_classes: int, generator: torch.Generator | None = None, reserved: int = 0) -> torch.Tensor:
+        """(num_classes * K,) item indices, class by class: `reserved` of the classes (as many
+        as there are, at most) from the reserved ones, first, and the rest from the others."""
         dev = self.order.device
-        pick = self.classes[torch.randperm(len(self.classes), device=dev, generator=generator)[:num_classes]]  # (P,)
+        r = min(reserved, len(self.reserved))
+        pick = self.classes[torch.randperm(len(self.classes), device=dev, generator=generator)[:num_classes - r]]  # (P,)
+        if r:
+            pick = torch.cat([self.reserved[torch.randperm(len(self.reserved), device=dev, generator=generator)[:r]],
+                              pick])
         # K distinct positions inside each class block: the K smallest of uniform keys, where
         # positions past the class's size get a key that never wins.
         keys = torch.rand(len(pick), self.most, device=dev, generator=generator)  # (P, M)

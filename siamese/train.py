@@ -29,7 +29,7 @@ from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
 from .config import (DATA, LOSSES, MINING, PRESETS, ROTATIONS, SCHEDULES, ModelConfig, TrainConfig,
                      describe_data, metric_for_loss, parse_alphabets, parse_digits)
 from .augment import distort
-from .data import MNIST, DataUnavailableError
+from .data import MNIST, NUM_CLASSES, DataUnavailableError
 from .device import autocast, calibrate, use_amp
 from .evaluate import ProgressProbe, choose_threshold, evaluate, print_splits, score_episodes
 from .losses import all_pairs_loss, bce_loss, distance_matrix, contrastive_loss, supcon_loss, triplet_loss
@@ -149,8 +149,12 @@ class Trainer:
         # Labels run 0..num_classes-1 (some may be empty: excluded digits); random partners (mining)
         # size their tensors by it, so nothing waits on the device.
         self.num_classes = int(self.train_labels.max()) + 1
-        self.class_batches = ClassBatches(self.train_labels, cfg.per_class) if cfg.per_class else None
-        if self.class_batches is not None and len(self.class_batches.classes) < cfg.batch_size // cfg.per_class:
+        # cfg.digit_classes: the digits (labels 0-9; the characters come after) are drawn apart
+        self.class_batches = (ClassBatches(self.train_labels, cfg.per_class,
+                                           reserved=range(NUM_CLASSES) if cfg.digit_classes else None)
+                              if cfg.per_class else None)
+        cb = self.class_batches
+        if cb is not None and len(cb.classes) + min(cfg.digit_classes, len(cb.reserved)) < cfg.batch_size // cfg.per_class:
             raise ValueError(f"--per-class {cfg.per_class}: fewer than {cfg.batch_size // cfg.per_class} classes "
                              f"have {cfg.per_class} training images")
         self.probe = (ProgressProbe(self.data, cfg.eval_size, seed=0, unseen=cfg.exclude_digits, episodes=episodes)
@@ -257,7 +261,7 @@ class Trainer:
             # 1. sample a batch: the next slice of this epoch's permutation (or a class-balanced
             # draw), and this rank's rows of it (all of them in a single process)
             if self.class_batches is not None:  # batch_size / K classes, K images each
-                idx = self.class_batches(cfg.batch_size // cfg.per_class, gen)  # (B,)
+                idx = self.class_batches(cfg.batch_size // cfg.per_class, gen, reserved=cfg.digit_classes)  # (B,)
             else:
                 i = (self.step % per_epoch) * cfg.batch_size
                 if i == 0 and self.step:
@@ -422,6 +426,10 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     p.add_argument("--keep-best", action="store_true",
                    help="Omniglot with held-out alphabets: end with the weights of the progress line whose "
                         "val 1-shot was best (early stopping; --eval-every sets how often it is measured)")
+    p.add_argument("--digit-classes", type=int, default=d.digit_classes, metavar="N",
+                   help="--data mnist+omniglot with --per-class: N of each batch's classes are (seen) digits, "
+                        "the rest characters (default 0: drawn alike, so with hundreds of characters a batch "
+                        "holds less than one digit class on average)")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random affine jitter")
     aug = p.add_argument_group("the jitter's ranges (half-widths of uniform draws, each image its own; "
                                "siamese.augment.distort)")
@@ -483,6 +491,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
             threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
             exclude_digits=exclude, mining=a.mining, temperature=a.temperature,
             data=a.data, rotations=a.rotations, val_alphabets=held, per_class=a.per_class, keep_best=a.keep_best,
+            digit_classes=a.digit_classes,
         )
     except ValueError as e:  # a setting that does not fit the data, e.g. --rotations with MNIST
         p.error(str(e))

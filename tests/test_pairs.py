@@ -189,3 +189,19 @@ def test_class_batches_draw_k_distinct_items_of_p_classes():
     assert seen_classes == {0, 1, 3} and seen_items == set(range(13)) - {8}
     again = ClassBatches(labels, 3)(2, torch.Generator().manual_seed(5))
     assert torch.equal(again, ClassBatches(labels, 3)(2, torch.Generator().manual_seed(5)))  # seeded
+
+
+def test_class_batches_draw_a_fixed_number_of_reserved_classes():
+    from siamese.pairs import ClassBatches
+
+    # digits 0-3 (5 drawings each) and characters 10-19 (4 each); digit 4 has one drawing only
+    labels = torch.tensor([d for d in range(4) for _ in range(5)] + [4] + [c for c in range(10, 20) for _ in range(4)])
+    cb = ClassBatches(labels, 2, reserved=range(10))
+    assert cb.reserved.tolist() == [0, 1, 2, 3] and cb.classes.tolist() == list(range(10, 20))
+    g = torch.Generator().manual_seed(0)
+    for reserved, digits in ((2, 2), (9, 4), (0, 0)):  # at most as many as there are
+        idx = cb(6, g, reserved=reserved)
+        classes = labels[idx].reshape(6, 2)  # class by class, 2 drawings each, the reserved first
+        assert (classes[:, 0:1] == classes).all() and len(idx.unique()) == 12
+        assert (classes[:digits, 0] < 10).all() and (classes[digits:, 0] >= 10).all()
+        assert len(classes[:, 0].unique()) == 6

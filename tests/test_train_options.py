@@ -103,3 +103,30 @@ def test_keep_best_ends_with_the_weights_of_the_best_validation_score():
     for bad in (dict(data="mnist"), dict(data="omniglot", val_alphabets=())):
         with pytest.raises(ValueError, match="keep_best"):
             TrainConfig(keep_best=True, **bad)
+
+
+def test_digit_classes_put_that_many_seen_digits_in_every_batch():
+    from siamese.symbols import symbols, with_symbols
+
+    from .test_symbols import fake_omniglot
+
+    batches = []
+
+    class Recording(Trainer):
+        def _pair_loss(self, model, emb, labels, gen):
+            batches.append(labels.detach().cpu())
+            return super()._pair_loss(model, emb, labels, gen)
+
+    chars = symbols(TrainConfig(data="omniglot", rotations=4, val_alphabets=("Greek",)), omni=fake_omniglot())[0]
+    cfg = TrainConfig(data="mnist+omniglot", rotations=4, val_alphabets=("Greek",), exclude_digits=(7, 8, 9),
+                      loss="supcon", per_class=4, digit_classes=3, max_steps=3, epochs=100, batch_size=64,
+                      eval_every=1e9, eval_size=50, amp="off", channels_last=False)
+    list(Recording(cfg, data=with_symbols(fake_mnist(n=96), chars.train), model_config=ModelConfig(**SMALL)).run())
+    assert len(batches) == 3
+    for labels in batches:  # 16 classes x 4: 3 of the seen digits 0-6, 13 of the 24 character classes
+        classes = labels.unique()
+        assert len(classes) == 16 and (classes < 10).sum() == 3 and (classes < 7).sum() == 3
+    for bad in (dict(data="mnist+omniglot"), dict(data="omniglot", per_class=4),
+                dict(data="mnist+omniglot", per_class=4, batch_size=16)):  # 4 classes a batch: not 3 + some
+        with pytest.raises(ValueError, match="digit_classes"):
+            TrainConfig(digit_classes=4, **bad)
