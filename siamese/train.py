@@ -247,13 +247,17 @@ class Trainer:
                 reason = "time"
             lr = cfg.lr * lr_factor(min(progress, 1.0), cfg.warmup, cfg.schedule)
             if reason or time.perf_counter() - last_t >= cfg.eval_every:
+                # Events on a steady beat: the next is due eval_every after this one began, the
+                # probe and the watchers' handling of it included (timed from its end, a page's
+                # screens got an update every 1.3 s instead of every second).
+                began = time.perf_counter()
                 ev = self._event(start, last_t, last_step, loss_sum, lr, per_epoch, reason)
                 if cfg.keep_best:
                     self._keep_best(ev, done=bool(reason))
                 yield ev
                 if reason:
                     return
-                last_t, last_step = time.perf_counter(), self.step
+                last_t, last_step = began, self.step
                 loss_sum = torch.zeros((), device=dev)
             for group in opt.param_groups:
                 group["lr"] = lr
