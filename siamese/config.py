@@ -57,6 +57,7 @@ MINING = ("random", "hard", "semihard", "all")
 # The learning rate over a run, after the linear warm-up: "cosine" decays it to 0 by the end;
 # "constant" holds the peak rate (a symbols model learned more from it in a short run: issue 31).
 SCHEDULES = ("cosine", "constant")
+THRESHOLDS = ("val", "held-out")  # TrainConfig.threshold_on
 
 
 def check_digits(digits) -> tuple[int, ...]:
@@ -201,6 +202,11 @@ class TrainConfig:
     # apart from the characters, whose hundreds of classes otherwise leave a batch less than one
     # digit class on average (64 of 727 classes drawn: 0.6); 0: digits and characters alike.
     digit_classes: int = 0
+    # Where the threshold (and the calibration) come from: "val", the validation split (MNIST:
+    # held-out images of the seen digits; Omniglot: the held-out alphabets), or "held-out",
+    # pairs of the held-out alphabets' validation episodes: classes the run never trained on,
+    # like digits it never saw (THRESHOLDS).
+    threshold_on: str = "val"
 
     def __post_init__(self):
         self.exclude_digits = check_digits(self.exclude_digits)
@@ -223,6 +229,11 @@ class TrainConfig:
                                        and 0 < self.digit_classes < self.batch_size // self.per_class):
             raise ValueError(f"digit_classes ({self.digit_classes}) takes MNIST + Omniglot in class-balanced batches "
                              "(per_class), and fewer digit classes than a batch holds classes")
+        if self.threshold_on not in THRESHOLDS:
+            raise ValueError(f"threshold_on must be one of {THRESHOLDS}, not {self.threshold_on!r}")
+        if self.threshold_on == "held-out" and not self.val_alphabets:
+            raise ValueError("threshold_on 'held-out' takes the held-out alphabets' pairs: it needs Omniglot data "
+                             "with val_alphabets")
         if self.keep_best and not self.val_alphabets:
             raise ValueError("keep_best chooses by the held-out alphabets' one-shot score: it needs Omniglot "
                              "data with val_alphabets")

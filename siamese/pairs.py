@@ -193,6 +193,21 @@ def draw_episodes(labels: torch.Tensor, groups: torch.Tensor, drawers: torch.Ten
             torch.tensor(queries, dtype=torch.long).reshape(count, way))
 
 
+def episode_pairs(references: torch.Tensor, queries: torch.Tensor):
+    """Balanced pairs from one-shot episodes (`draw_episodes`): each reference once with the
+    query of its own class and once with a query of another class of its episode (the one
+    1 + e % (W - 1) places along in episode e), so the different pairs are within a group, as
+    hard as the episodes'. references, queries: (E, W) indices. Returns (a, b, same) like
+    `batch_pairs`: (2 E W,) indices and targets, same pairs first."""
+    E, W = references.shape
+    along = 1 + torch.arange(E, device=queries.device) % max(W - 1, 1)  # (E,)
+    other = (torch.arange(W, device=queries.device).unsqueeze(0) + along.unsqueeze(1)) % W  # (E, W)
+    a = torch.cat([references.flatten(), references.flatten()])
+    b = torch.cat([queries.flatten(), queries.gather(1, other).flatten()])
+    same = torch.cat([torch.ones(E * W), torch.zeros(E * W)]).to(queries.device)
+    return a, b, same
+
+
 class ClassBatches:
     """Class-balanced batches ("P x K" sampling, Hermans et al. 2017): P random classes, K
     distinct random items of each. With hundreds of classes (Omniglot's characters in turns), a

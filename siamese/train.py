@@ -25,18 +25,20 @@ from pathlib import Path
 import torch
 
 from . import distributed
-from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
-from .config import (DATA, LOSSES, MINING, PRESETS, ROTATIONS, SCHEDULES, ModelConfig, TrainConfig,
-                     describe_data, metric_for_loss, parse_alphabets, parse_digits)
+from . import metrics as M
 from .augment import distort
+from .checkpoint import load_checkpoint, make_checkpoint, write_checkpoint
+from .config import (DATA, LOSSES, MINING, PRESETS, ROTATIONS, SCHEDULES, THRESHOLDS, ModelConfig, TrainConfig,
+                     describe_data, metric_for_loss, parse_alphabets, parse_digits)
 from .data import MNIST, NUM_CLASSES, DataUnavailableError
 from .device import autocast, calibrate, use_amp
-from .evaluate import ProgressProbe, choose_threshold, evaluate, print_splits, score_episodes
+from .evaluate import (ProgressProbe, choose_threshold, embed_images, evaluate, pair_distances, print_splits,
+                       score_episodes)
 from .losses import all_pairs_loss, bce_loss, distance_matrix, contrastive_loss, supcon_loss, triplet_loss
 from .model import SiameseNet
 from .mining import mine
 from .oneshot import Episodes
-from .pairs import ClassBatches
+from .pairs import ClassBatches, episode_pairs
 from .preprocess import to_float
 from .symbols import Symbols, load_training_data
 
@@ -343,13 +345,19 @@ class Trainer:
         The CLI's checkpoints are chosen on the whole split in fp32. Data without a test split
         (Omniglot alone) gets the threshold only; validation episodes add their score."""
         model = self.model.eval()
+        held = None
+        if self.cfg.threshold_on == "held-out" and self.episodes is not None:
+            held = held_out_threshold(model, self.episodes, amp=fast and self.amp)
         if full_eval and self.data.test is not None:
-            result = evaluate(model, self.data, amp=False, unseen=self.cfg.exclude_digits)
+            result = evaluate(model, self.data, amp=False, unseen=self.cfg.exclude_digits,
+                              threshold=None if held is None else held["threshold"])
         else:
             val = self.data.val
             if fast:
                 val = val.subset(torch.arange(min(FAST_VAL_IMAGES, len(val))))
             result = choose_threshold(model, val, amp=fast and self.amp)
+        if held is not None:  # the threshold and calibration of classes never trained on
+            result.update(held)
         if self.episodes is not None:
             result.update(score_episodes(model, self.episodes, amp=fast and self.amp))
         elif isinstance(self.data, Symbols):  # no alphabet held out: those pairs were trained on
@@ -370,6 +378,19 @@ class Trainer:
 
     def save(self, path, result: dict) -> Path:
         return write_checkpoint(path, self.checkpoint(result))
+
+
+def held_out_threshold(model: SiameseNet, episodes: Episodes, amp: bool = False) -> dict:
+    """Threshold and calibration from pairs of the validation episodes (`pairs.episode_pairs`:
+    held-out alphabets, classes the run never trained on), with the accuracy there."""
+    emb = embed_images(model, episodes.images, amp=amp)
+    a, b, same = episode_pairs(episodes.references, episodes.queries)
+    d = pair_distances(model, emb, a.to(emb.device), b.to(emb.device)).cpu()
+    same = same.cpu()
+    t = M.best_threshold(d, same)
+    slope, intercept = M.fit_logistic(d, same)
+    return {"threshold": t, "calibration": {"slope": slope, "intercept": intercept},
+            "held_out_pair_accuracy": M.accuracy_at(d, same, t)}
 
 
 def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
@@ -434,6 +455,10 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
                    help="--data mnist+omniglot with --per-class: N of each batch's classes are (seen) digits, "
                         "the rest characters (default 0: drawn alike, so with hundreds of characters a batch "
                         "holds less than one digit class on average)")
+    p.add_argument("--threshold-on", choices=THRESHOLDS, default=d.threshold_on,
+                   help="where the checkpoint's threshold and calibration come from: val (the validation split: "
+                        "seen digits, or the held-out alphabets for Omniglot alone) or held-out (pairs of the "
+                        "held-out alphabets' validation episodes: classes never trained on, like unseen digits)")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random affine jitter")
     aug = p.add_argument_group("the jitter's ranges (half-widths of uniform draws, each image its own; "
                                "siamese.augment.distort)")
@@ -495,7 +520,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
             threads=a.threads, eval_every=a.eval_every, eval_size=a.eval_size, seed=a.seed, out=a.out,
             exclude_digits=exclude, mining=a.mining, temperature=a.temperature,
             data=a.data, rotations=a.rotations, val_alphabets=held, per_class=a.per_class, keep_best=a.keep_best,
-            digit_classes=a.digit_classes,
+            digit_classes=a.digit_classes, threshold_on=a.threshold_on,
         )
     except ValueError as e:  # a setting that does not fit the data, e.g. --rotations with MNIST
         p.error(str(e))

@@ -205,3 +205,14 @@ def test_class_batches_draw_a_fixed_number_of_reserved_classes():
         assert (classes[:, 0:1] == classes).all() and len(idx.unique()) == 12
         assert (classes[:digits, 0] < 10).all() and (classes[digits:, 0] >= 10).all()
         assert len(classes[:, 0].unique()) == 6
+
+
+def test_episode_pairs_by_hand():
+    from siamese.pairs import episode_pairs
+
+    refs, queries = torch.tensor([[0, 1, 2], [3, 4, 5]]), torch.tensor([[6, 7, 8], [9, 10, 11]])
+    a, b, same = episode_pairs(refs, queries)
+    assert a.tolist() == [0, 1, 2, 3, 4, 5] * 2
+    # episode 0 pairs each reference with the query 1 place along, episode 1 with the one 2 along
+    assert b.tolist() == [6, 7, 8, 9, 10, 11, 7, 8, 6, 11, 9, 10]
+    assert same.tolist() == [1.0] * 6 + [0.0] * 6

@@ -130,3 +130,27 @@ def test_digit_classes_put_that_many_seen_digits_in_every_batch():
                 dict(data="mnist+omniglot", per_class=4, batch_size=16)):  # 4 classes a batch: not 3 + some
         with pytest.raises(ValueError, match="digit_classes"):
             TrainConfig(digit_classes=4, **bad)
+
+
+def test_threshold_on_held_out_takes_the_held_out_alphabets_pairs():
+    from siamese.symbols import symbols, with_symbols
+    from siamese.train import held_out_threshold, parse_args
+
+    from .test_symbols import fake_omniglot
+
+    chars, episodes = symbols(TrainConfig(data="omniglot", rotations=4, val_alphabets=("Greek",)), omni=fake_omniglot())
+    cfg = TrainConfig(data="mnist+omniglot", rotations=4, val_alphabets=("Greek",), exclude_digits=(7, 8, 9),
+                      loss="supcon", threshold_on="held-out", max_steps=2, epochs=100, batch_size=32,
+                      eval_every=1e9, eval_size=50, amp="off", channels_last=False)
+    trainer = Trainer(cfg, data=with_symbols(fake_mnist(n=96), chars.train), episodes=episodes,
+                      model_config=ModelConfig(**SMALL))
+    list(trainer.run())
+    result = trainer.finalize(full_eval=True)
+    held = held_out_threshold(trainer.model, episodes)
+    assert result["threshold"] == held["threshold"] and result["calibration"] == held["calibration"]
+    assert result["held_out_pair_accuracy"] == held["held_out_pair_accuracy"] and "splits" in result
+    assert parse_args(["--threshold-on", "held-out", "--data", "omniglot"])[0].threshold_on == "held-out"
+    for bad in (dict(threshold_on="test", data="omniglot"), dict(threshold_on="held-out"),
+                dict(threshold_on="held-out", data="omniglot", val_alphabets=())):
+        with pytest.raises(ValueError, match="threshold_on"):
+            TrainConfig(**bad)
