@@ -9,8 +9,10 @@ through /watch_class while M other clients call /compare back to back.
 teacher starts a 60-s class run from scratch, and 30 screens follow it through /watch_class,
 students and screens in processes of their own (a class's phones are separate machines).
 Reports /compare p50/p95 during the run, each screen's mean gap between updates, the run's
-test pair accuracy when it ends, and the server's CPU per /compare call (the students alone,
-before the run starts).
+test pair accuracy when it ends, the server's CPU per /compare call (the students alone,
+before the run starts), and, to tell who was short of CPU during the run, the CPU seconds per
+second of the server, of the training process and of the load generators themselves (the
+student and screen processes, and this one): on a 2-core machine they share 2.
 
 Starts `python app.py` on a free loopback port, a class run with /class_retrain_api, the compare
 clients, then a baseline window (compare load and the run, no watchers), then the watchers join
@@ -163,8 +165,22 @@ def lesson(students: int = 30, screens: int = 30, run_seconds: float = 60.0, thi
         teacher, code = start_class_run(url, run_seconds)
         t_run = time.perf_counter()
         watched = watch_groups(pool, url, code, screens, stop_at)
+        # CPU of the server, of its training process (gone once the run ends: sampled while it
+        # runs) and of the load generators, every second of the run
+        samples, sampling = [], threading.Event()
+
+        def sample():
+            while not sampling.is_set():
+                server = cpu_s(proc.pid, children=False)
+                samples.append((time.perf_counter(), server, cpu_s(proc.pid) - server, load_generators_cpu_s(proc.pid)))
+                sampling.wait(1.0)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         final = teacher.result(timeout=run_seconds + 120)[0]
         t_end = time.perf_counter()
+        sampling.set()
+        sampler.join(10)
         cpu2 = cpu_s(proc.pid, children=False)
         done_calls = calls.get(stop_at - time.perf_counter() + 60)
         arrivals, errors = watched_results(watched)
@@ -188,8 +204,40 @@ def lesson(students: int = 30, screens: int = 30, run_seconds: float = 60.0, thi
         server_cpu_ms_per_compare=round((cpu1 - cpu0) * 1000 / max(len(before), 1), 1),
         compare_calls_before_run=len(before),
         server_cpu_s_per_s_during_run=round((cpu2 - cpu1) / max(t_end - t1, 1e-9), 3),
+        **cpu_shares(samples),
     )
     return out
+
+
+def cpu_shares(samples) -> dict:
+    """CPU seconds per second of the server, its training process and the load generators over
+    the run, from (time, server, training, load generators) samples (the training process's
+    own counter resets when it ends: its rate is taken over the samples while it ran)."""
+    if len(samples) < 2:
+        return {}
+    (t0, s0, tr0, l0), (t1, s1, _, l1) = samples[0], samples[-1]
+    peak = max(samples, key=lambda x: x[2])  # the training process's last sample before it ended
+    train = (peak[2] - tr0) / max(peak[0] - t0, 1e-9)
+    return {"cpu_s_per_s_server": round((s1 - s0) / (t1 - t0), 3), "cpu_s_per_s_training": round(train, 3),
+            "cpu_s_per_s_load_generators": round((l1 - l0) / (t1 - t0), 3)}
+
+
+def load_generators_cpu_s(server_pid: int) -> float:
+    """CPU seconds so far of this process and its children other than the server's tree: the
+    load generators (the students', the screens' and the teacher's clients)."""
+    import psutil
+
+    me = psutil.Process()
+    server_tree = {server_pid, *(c.pid for c in psutil.Process(server_pid).children(recursive=True))}
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        if child.pid in server_tree:
+            continue
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:  # gone meanwhile
+            pass
+    return total
 
 
 def start_class_run(url: str, seconds: float):
