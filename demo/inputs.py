@@ -29,11 +29,12 @@ def pad_config() -> dict:
 
 
 def pad_html(elem_id: str, hint: str, clear_id: str | None = None) -> str:
-    """A pad's HTML: its canvas in #elem_id, and a Clear button (#clear_id) under it. (A
-    gr.HTML template: no backticks, no dollar-brace, no double braces.)"""
+    """A pad's HTML: #elem_id, where the script puts its canvas once it listens (a canvas on the
+    page is one that draws), and a Clear button (#clear_id) under it. (A gr.HTML template: no
+    backticks, no dollar-brace, no double braces.)"""
     clear = (f'<div class="pad-foot"><button type="button" class="pad-clear clear-btn" id="{clear_id}">Clear</button></div>'
              if clear_id else "")
-    return (f'<div id="{elem_id}" class="digit-pad"><canvas role="img" aria-label="{html.escape(hint)}"></canvas>'
+    return (f'<div id="{elem_id}" class="digit-pad" data-label="{html.escape(hint)}">'
             f'<div class="pad-hint">{html.escape(hint)}</div></div>{clear}')
 
 

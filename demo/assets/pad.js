@@ -22,7 +22,10 @@
   class Pad {
     constructor(root, paper, brush, onChange) {
       this.root = root;
-      this.canvas = root.querySelector("canvas");
+      // The canvas is made here, after the listeners below: a canvas on the page draws.
+      this.canvas = document.createElement("canvas");
+      this.canvas.setAttribute("role", "img");
+      this.canvas.setAttribute("aria-label", root.dataset.label || "Drawing pad");
       this.paper = paper;
       this.brush = brush;
       this.onChange = onChange;  // (phase: "move" | "end")
@@ -36,6 +39,7 @@
       c.addEventListener("pointerdown", (e) => this._down(e));
       c.addEventListener("pointermove", (e) => this._move(e));
       for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) c.addEventListener(type, (e) => this._up(e));
+      root.prepend(c);
       new ResizeObserver(() => this._resize()).observe(root);
       this._resize();
     }

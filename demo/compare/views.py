@@ -14,7 +14,8 @@ SEEN = "its 28\u00d728 input, enlarged"  # the network views' alt text
 
 
 def _side_html(s: str) -> str:
-    """One side: Draw/Upload switch, the pad (a canvas of its own), the upload, Clear."""
+    """One side: Draw/Upload switch, the pad (its canvas made by the script once it listens, so
+    a canvas on the page is one that draws), the upload, Clear."""
     name = s.upper()
     return f"""<div class="board-side" data-side="{s}">
 <div class="side-head"><span class="side-title">Digit {name}</span>
@@ -22,7 +23,7 @@ def _side_html(s: str) -> str:
 <button type="button" role="tab" id="tab-draw-{s}-button" data-mode="draw" aria-selected="true">Draw</button>
 <button type="button" role="tab" id="tab-upload-{s}-button" data-mode="upload" aria-selected="false">Upload</button>
 </div></div>
-<div id="sketch-{s}" class="digit-pad" data-panel="draw"><canvas role="img" aria-label="Drawing pad for digit {name}: draw with the mouse, a finger or a stylus"></canvas>
+<div id="sketch-{s}" class="digit-pad" data-panel="draw" data-label="Drawing pad for digit {name}: draw with the mouse, a finger or a stylus">
 <div class="pad-hint">draw digit {name} here</div></div>
 <div id="upload-{s}" class="digit-upload" data-panel="upload" hidden tabindex="0">
 <label class="drop"><input type="file" accept="image/*" aria-label="Choose an image of digit {name}">

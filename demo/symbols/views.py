@@ -19,8 +19,8 @@ MODEL_TITLES = {"symbols": "the symbols model", "digits": "the digit model"}  # 
 def board_html() -> str:
     """The board: the new drawing's pad and its Clear (the ranking goes into #symbols-result,
     beside it). (A gr.HTML template: no backticks, no dollar-brace, no double braces.)"""
-    return ('<div id="sketch-symquery" class="digit-pad"><canvas role="img" aria-label="Drawing pad for the new '
-            'symbol"></canvas><div class="pad-hint">draw the new symbol here</div></div>'
+    return ('<div id="sketch-symquery" class="digit-pad" data-label="Drawing pad for the new symbol">'
+            '<div class="pad-hint">draw the new symbol here</div></div>'
             '<div class="pad-foot"><button type="button" class="clear-btn" id="symquery-clear">Clear</button></div>')
 
 
