@@ -33,6 +33,10 @@ def pytest_collection_modifyitems(config, items):
         for fixture, marker in NEEDS.items():
             if fixture in item.fixturenames and marker not in item.keywords:
                 item.add_marker(marker)
+        # Under pytest-xdist (--dist loadgroup), every test of the served page and the browser
+        # runs on one worker, so the session's one page and one Chromium serve them all.
+        if "app" in item.keywords or "e2e" in item.keywords:
+            item.add_marker(pytest.mark.xdist_group("page"))
 
 
 def _fail_or_skip(msg: str):
