@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make app    - create .venv, install requirements.txt, start the page (python app.py)
 #   make test   - create .venv, install requirements-dev.txt, Chromium and MNIST, run pytest
+# and while working:
+#   make test-fast - the in-process tests (no served page, no browser, no child process), 2 workers
 # and to put the page on Hugging Face Spaces (scripts/space.py):
 #   make space-files              - list what a Space gets and check the ZeroGPU pins (no network)
 #   make space SPACE=user/name    - create the Space if needed and upload those files
@@ -8,7 +10,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: app test install install-dev chromium bench space space-files clean
+.PHONY: app test test-fast install install-dev chromium bench space space-files clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,10 @@ chromium:
 
 test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Markers from tests/conftest.py; a test that starts a child process without `process` fails.
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "not app and not e2e and not process" -n 2 $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m siamese.bench

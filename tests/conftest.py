@@ -6,8 +6,15 @@ copied in from ../shared/data (never written to); so do Omniglot's three archive
 skipping tests.
 
 Markers (pytest.ini): a test that uses `data_root` (MNIST) or `omniglot_root` is `integration`,
-one that uses the served page (`server`, `client`) is `app`, one that uses `browser` is `e2e`,
-whatever its module says; so `pytest -m "not integration and not app and not e2e"` is the pure unit tier.
+one that uses the served page (`server`, `client`) is `app`, one that uses `browser` is `e2e`, one
+that uses a forked or spawned worker (`fake_spaces`, `real_training`) is `process`, whatever its
+module says. The tiers (Makefile):
+
+    make test-fast    pytest -m "not app and not e2e and not process" -n 2   (every change)
+    make test         everything, what CI runs                               (before a commit lands)
+
+A test outside `process`, `app` and `e2e` that starts a child process fails at once and says so,
+so the fast tier stays in-process without anyone keeping a list.
 """
 from __future__ import annotations
 
@@ -24,7 +31,8 @@ ARCHIVES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 OMNIGLOT_ARCHIVES = ("images_background_small1.zip", "images_background_small2.zip", "all_runs.zip")
 NEEDS = {"data_root": "integration", "omniglot_root": "integration", "server": "app", "client": "app",
-         "page_server": "app", "browser": "e2e"}
+         "page_server": "app", "browser": "e2e", "fake_spaces": "process", "real_training": "process"}
+CHILDREN_ALLOWED = ("process", "app", "e2e")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects anything
@@ -37,6 +45,33 @@ def pytest_collection_modifyitems(config, items):
         # runs on one worker, so the session's one page and one Chromium serve them all.
         if "app" in item.keywords or "e2e" in item.keywords:
             item.add_marker(pytest.mark.xdist_group("page"))
+
+
+@pytest.fixture(autouse=True)
+def _in_process_unless_marked(request, monkeypatch):
+    """The fast tier's promise, checked: a child process (subprocess, fork or multiprocessing) in
+    a test that is not marked `process` (or `app`/`e2e`, which have a server and a browser anyway)
+    is refused, and the test fails at its end, even where a thread swallowed the refusal."""
+    if any(m in request.node.keywords for m in CHILDREN_ALLOWED):
+        yield None
+        return
+    import multiprocessing.process
+    import subprocess
+
+    msg = (f"{request.node.nodeid} starts a child process: mark it `process` (pytest.ini) so that "
+           "`make test-fast` leaves it to `make test`")
+    refused = []
+
+    def refuse(*args, **kwargs):
+        refused.append(msg)
+        raise RuntimeError(msg)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.setattr(os, "fork", refuse)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)  # spawn forks in C
+    yield refused  # (tests/test_tiers.py checks the refusal and clears it)
+    if refused:
+        pytest.fail(msg, pytrace=False)
 
 
 def _fail_or_skip(msg: str):

@@ -5,7 +5,7 @@ import pytest
 
 from .helpers import run
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.process]  # python -m siamese.bench, as a user runs it
 
 
 def test_bench_prints_every_figure_and_writes_json(data_root, tmp_path):

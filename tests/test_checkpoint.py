@@ -111,6 +111,7 @@ while True:
 """
 
 
+@pytest.mark.process
 def test_process_killed_mid_save_leaves_a_loadable_file(tmp_path):
     """SIGKILL at three points inside a save (right as it starts, a few ms in, later): each time
     the file on disk is the last complete save, whole and loadable."""

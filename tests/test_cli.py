@@ -20,6 +20,7 @@ def run_main(main, argv, capsys) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("module", ["siamese.train", "siamese.evaluate"])
 def test_entry_points_explain_their_options(module):
     r = run(module, "--help")
@@ -43,6 +44,7 @@ def test_train_writes_a_checkpoint_that_evaluate_scores(data_root, tmp_path, cap
     assert m["num_test_pairs"] == 20000
 
 
+@pytest.mark.process
 def test_bad_checkpoint_is_a_clean_error(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_text("nope")

@@ -110,6 +110,7 @@ def test_each_recipe_is_a_loss_choice_and_sets_its_config():
     assert LOSS_NAMES == {k: r.label for k, r in RECIPES.items()}
 
 
+@pytest.mark.process
 def test_a_page_run_asks_for_every_core_and_uses_those_left_idle(slot, data_root):
     """The plan asks for every core this server may use; the job (its own process) uses the
     ones other processes leave idle, at least one."""
@@ -138,6 +139,7 @@ def test_checkpoint_names_are_safe():
 
 
 # -- runs -----------------------------------------------------------------------------------------
+@pytest.mark.process
 def test_a_run_trains_in_its_own_process_streams_updates_and_keeps_a_checkpoint(slot, data_root):
     run = slot.start(small(3.0), owner="alice", data_dir=data_root)
     assert slot.current is run
@@ -155,6 +157,7 @@ def test_a_run_trains_in_its_own_process_streams_updates_and_keeps_a_checkpoint(
     assert run.error is None and run.stopped_by == ""
 
 
+@pytest.mark.process
 @pytest.mark.perf
 def test_stop_ends_the_run_soon_and_keeps_the_model(slot, data_root):
     """The page promises the model within 2 s of Stop on a quiet machine (0.8-0.9 s measured
@@ -178,6 +181,7 @@ def test_stop_ends_the_run_soon_and_keeps_the_model(slot, data_root):
     assert run.checkpoint is not None and run.checkpoint["step"] == events[-1].step
 
 
+@pytest.mark.process
 def test_a_killed_training_process_is_an_error_and_the_next_run_works(slot, data_root):
     run = slot.start(small(60.0), owner="alice", data_dir=data_root)
     os.kill(first_update(run).pid, signal.SIGKILL)
@@ -188,6 +192,7 @@ def test_a_killed_training_process_is_an_error_and_the_next_run_works(slot, data
     assert drain(again)[-1].done and again.checkpoint is not None and again.error is None
 
 
+@pytest.mark.process
 def test_one_run_at_a_time_and_the_next_waits_for_an_ending_one(slot, data_root):
     first = slot.start(small(60.0), owner="alice", data_dir=data_root)
     with pytest.raises(Busy):
@@ -199,6 +204,7 @@ def test_one_run_at_a_time_and_the_next_waits_for_an_ending_one(slot, data_root)
     assert drain(second)[-1].done and second.checkpoint is not None
 
 
+@pytest.mark.process
 def test_stop_while_queued_cancels_the_start(slot, data_root):
     slot.wait("carol")
     assert slot.stop("carol") == "unqueued"
@@ -210,6 +216,7 @@ def test_stop_while_queued_cancels_the_start(slot, data_root):
     drain(run)
 
 
+@pytest.mark.process
 def test_a_run_nobody_reads_stops_itself(data_root):
     slot = TrainingSlot(runner=ProcessRunner(nice=0), orphan_after=0.5)
     run = slot.start(small(60.0), owner="gone", data_dir=data_root)
@@ -217,6 +224,7 @@ def test_a_run_nobody_reads_stops_itself(data_root):
     assert run.stopped_by == "orphaned" and run.checkpoint is None and slot.current is None
 
 
+@pytest.mark.process
 def test_a_failing_run_reports_and_frees_the_slot(slot, data_root):
     run = slot.start(small(2.0), owner="alice", init={"not": "a checkpoint"}, data_dir=data_root)
     assert drain(run) == []
@@ -232,6 +240,7 @@ def test_without_mnist_a_run_does_not_start(tmp_path):
     assert slot.current is None
 
 
+@pytest.mark.process
 def test_training_from_a_checkpoint_starts_from_its_weights(slot, comparator, data_root):
     from siamese.checkpoint import make_checkpoint
 

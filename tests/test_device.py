@@ -30,6 +30,7 @@ def test_amp_settings_and_autocast():
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
 
 
+@pytest.mark.process
 def test_importing_siamese_for_inference_leaves_the_trainer_out():
     code = ("import sys, siamese; from siamese import Comparator; "
             "print(sorted(m for m in ('siamese.train', 'siamese.evaluate', 'siamese.job', 'gradio') "

@@ -62,6 +62,7 @@ def _gather_rank(rank: int, port: int, out: dict):
         dist.destroy_process_group()
 
 
+@pytest.mark.process
 def test_two_gloo_processes_gather_rows_with_summed_gradients_and_agree_on_rank_0s_decision():
     with mp.Manager() as manager:
         out = manager.dict()
@@ -97,6 +98,7 @@ CASES = {
 }
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("case", list(CASES))
 def test_two_gloo_ranks_step_like_one_process_on_the_same_global_batch(case, mnist, data_root, tmp_path):
     extra, rtol = CASES[case]
@@ -145,6 +147,7 @@ def test_two_gloo_ranks_step_like_one_process_on_the_same_global_batch(case, mni
     assert _max_diff({k: p.detach() for k, p in model.named_parameters()}, ranks[0]["weights"]) == 0.0
 
 
+@pytest.mark.process
 def test_ranks_whose_cpu_timings_disagree_train_with_rank_0s_numerics(data_root, tmp_path):
     """`--amp auto` on a CPU is a timing on each rank; under load rank 0 can pick bf16 and rank 1
     fp32. Each rank then gathered descriptors of another size and gloo aborted the run ("8192 vs

@@ -73,6 +73,7 @@ def test_onnxruntime_reproduces_pytorch_on_the_mnist_test_digits(exported, mnist
     assert float(((d_onnx <= meta["threshold"]) == same.bool().numpy()).mean()) > 0.99  # and still right
 
 
+@pytest.mark.process
 def test_a_contrastive_model_exports_its_euclidean_distance_and_calibration(mnist, tmp_path):
     from siamese import Comparator
     from siamese.config import TrainConfig
@@ -104,6 +105,7 @@ def _docs_snippet() -> str:
     return re.search(r"```python\n(.*?)```", page, re.S).group(1)
 
 
+@pytest.mark.process
 def test_the_docs_snippet_scores_a_pair_with_onnxruntime_numpy_and_pil_alone(exported, comparator):
     a_path, b_path = example_pairs()[0]  # a drawn 7 and a DejaVu 7
     arrays = []
@@ -125,6 +127,7 @@ def test_the_docs_snippet_scores_a_pair_with_onnxruntime_numpy_and_pil_alone(exp
     assert m.group(3) == str(d <= comparator.threshold) == "True"  # two sevens
 
 
+@pytest.mark.process
 def test_a_bad_checkpoint_is_a_clean_error(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_text("nope")
@@ -133,6 +136,7 @@ def test_a_bad_checkpoint_is_a_clean_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.process
 def test_a_model_with_every_generalise_option_exports(tmp_path):
     """Unit descriptors, BatchNorm and no final ReLU (issue 14's options) survive the export:
     onnxruntime gives the PyTorch descriptors (unit length) and distances."""

@@ -11,7 +11,7 @@ import pytest
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.process]  # scripts/load.py in its own process
 
 
 def run_load(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:

@@ -21,6 +21,7 @@ def _script():
     return research
 
 
+@pytest.mark.process
 def test_list_names_the_trials_and_each_trial_builds_a_valid_command():
     from siamese.train import parse_args
 
@@ -66,6 +67,7 @@ def test_rows_go_under_the_section_table_and_text_after_it_stays(tmp_path):
     assert head.count("|") == rows[0].count("|")
 
 
+@pytest.mark.process
 @pytest.mark.integration
 def test_a_tiny_trial_runs_end_to_end_into_a_table_without_committing(data_root, omniglot_root, tmp_path):
     table = tmp_path / "research.md"

@@ -11,7 +11,7 @@ import pytest
 
 from .helpers import ROOT
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.process]
 
 
 def test_a_process_that_retrains_compares_and_exits_returns_0_ten_times(data_root):

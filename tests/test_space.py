@@ -13,6 +13,8 @@ from scripts import space
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.process  # scripts/space.py lists what a Space gets with `git ls-files`
+
 
 def test_the_space_gets_the_page_the_library_and_the_checkpoints_and_nothing_else():
     files = space.space_files(ROOT)

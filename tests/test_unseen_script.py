@@ -21,6 +21,7 @@ def _script():
     return unseen_digits
 
 
+@pytest.mark.process
 def test_help_lists_the_configs():
     r = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "generalise" in r.stdout and "--max-steps" in r.stdout
@@ -33,6 +34,7 @@ def test_budget_default_is_two_quiet_minutes():
     assert unseen_digits.CONFIGS["bce"].model == {} and unseen_digits.CONFIGS["bce"].train == {"loss": "bce"}
 
 
+@pytest.mark.process
 @pytest.mark.integration
 def test_one_config_a_few_steps_prints_the_table(data_root):
     r = subprocess.run([sys.executable, str(SCRIPT), "--data-dir", str(data_root), "--configs", "generalise",
@@ -71,6 +73,7 @@ def test_layers_names_each_stage_of_the_tower_and_unit_length_outputs():
         assert torch.allclose(v.norm(dim=1), torch.ones(3), atol=1e-5)
 
 
+@pytest.mark.process
 @pytest.mark.integration
 def test_layers_prints_each_stages_auc(data_root):
     r = subprocess.run([sys.executable, str(SCRIPT), "--data-dir", str(data_root), "--configs", "bce",
@@ -84,6 +87,7 @@ def test_layers_prints_each_stages_auc(data_root):
     assert all(0 <= v[s] <= 1 for v in layers.values() for s in ("seen", "unseen"))
 
 
+@pytest.mark.process
 def test_unknown_config_is_refused():
     r = subprocess.run([sys.executable, str(SCRIPT), "--configs", "nope"], capture_output=True, text=True,
                        timeout=120)
