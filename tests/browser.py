@@ -6,13 +6,14 @@ from __future__ import annotations
 import contextlib
 import time
 
+from demo.measure.digits import DIGITS
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_S = 40  # a loaded 2-core machine can take a while per event
 
 # Strokes as fractions of the pad's shown size, from its centre (x right, y down).
-SEVEN = [[(-0.22, -0.25), (0.22, -0.25), (0.0, 0.3)]]
-ONE = [[(0.02, -0.3), (-0.02, 0.3)]]
+SEVEN, ONE = DIGITS["7"], DIGITS["1"]
 
 # Emulated devices: CSS viewport, device pixel ratio, a touch screen (Playwright's device
 # descriptors for an iPhone 12-class phone and an iPad Air-class tablet, in Chromium).

@@ -19,17 +19,17 @@ cached) and measures:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import statistics
 import sys
 import time
 
+from .digits import DIGITS
 from .launch import print_report, served_app
 
-# Strokes in pad fractions from the pad's centre (tests/browser.py draws the same way).
-SEVEN = [[(-0.22, -0.25), (0.22, -0.25), (0.0, 0.3)]]
-ONE = [[(0.02, -0.3), (-0.02, 0.3)]]
+SEVEN, ONE = DIGITS["7"], DIGITS["1"]
 SETTLE_MS = 1000
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -49,6 +49,21 @@ WATCH_JS = """() => {
 def burn(stop) -> None:
     while not stop.is_set():
         sum(i * i for i in range(10_000))
+
+
+@contextlib.contextmanager
+def burning(n: int):
+    """n processes spinning on the CPU while the block runs."""
+    stop = multiprocessing.Event()
+    burners = [multiprocessing.Process(target=burn, args=(stop,), daemon=True) for _ in range(n)]
+    for b in burners:
+        b.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for b in burners:
+            b.join(5)
 
 
 def strokes_at(box: dict, strokes, steps: int = 5):
@@ -71,17 +86,20 @@ def draw(pg, side: str, strokes) -> None:
         pg.mouse.up()
 
 
-def settled(pg, expected: str, since: float, timeout_s: float = 30.0) -> tuple[float, str]:
-    """(ms from `since` (page clock) until the card last became `expected` and stayed, its
-    path), waiting until it has stayed SETTLE_MS."""
+def settled(pg, expected: str | None, since: float, timeout_s: float = 30.0) -> tuple[float, str, str]:
+    """(ms from `since` (page clock) until the card last became `expected` (None: same or
+    different, whichever it settles on) and stayed, its path, the verdict), waiting until it has
+    stayed SETTLE_MS."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         now, cards = pg.evaluate("[performance.now(), window.__stroke.cards]")
-        if cards and cards[-1][1] == expected and now - cards[-1][0] >= SETTLE_MS:
+        last = cards[-1][1] if cards else ""
+        if (last == expected or (expected is None and last in ("same", "different"))) \
+                and now - cards[-1][0] >= SETTLE_MS:
             i = len(cards) - 1
-            while i > 0 and cards[i - 1][1] == expected:
+            while i > 0 and cards[i - 1][1] == last:
                 i -= 1
-            return max(0.0, cards[i][0] - since), cards[-1][2]
+            return max(0.0, cards[i][0] - since), cards[-1][2], last
         pg.wait_for_timeout(50)
     raise SystemExit(f"the verdict never settled on {expected!r}: {pg.evaluate('window.__stroke.cards')[-5:]}")
 
@@ -104,7 +122,7 @@ def measure(url: str, redraws: int, chromium: str) -> dict:
             pg.evaluate(WATCH_JS)
             draw(pg, "a", SEVEN)
             draw(pg, "b", ONE)
-            first_ms, first_path = settled(pg, "different", 0)
+            first_ms, first_path, _ = settled(pg, "different", 0)
             marks = pg.evaluate("""() => ({load: performance.timing.loadEventEnd - performance.timing.navigationStart,
                 ready: document.querySelector('#compare-board').querySelector('.board') &&
                        document.querySelector('#compare-board .board').parentElement.siameseBoard?.state.readyAt})""")
@@ -119,7 +137,7 @@ def measure(url: str, redraws: int, chromium: str) -> dict:
                 start = time.monotonic()
                 draw(pg, "b", digit)
                 last_up = pg.evaluate("Math.max(...window.__stroke.ups)")
-                ms, path = settled(pg, expected, last_up)
+                ms, path, _ = settled(pg, expected, last_up)
                 sent = [u for t, u in requests if t >= start and "/gradio_api/" in u]
                 rows.append({"ms": round(ms, 1), "requests": len(sent), "path": path})
             return {"cold": cold, "redraws": rows}
@@ -135,20 +153,12 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     chromium = os.environ.get("SIAMESE_CHROMIUM", "/usr/bin/chromium")
-    stop = multiprocessing.Event()
-    burners = [multiprocessing.Process(target=burn, args=(stop,), daemon=True) for _ in range(args.burners)]
-    for b in burners:
-        b.start()
-    try:
+    with burning(args.burners):
         if args.url:
             out = measure(args.url, args.redraws, chromium)
         else:
             with served_app() as (_, url, _):
                 out = measure(url, args.redraws, chromium)
-    finally:
-        stop.set()
-        for b in burners:
-            b.join(5)
     ms = [r["ms"] for r in out["redraws"]]
     report = {
         "cold page, load event (s)": out["cold"]["load_event_s"],
