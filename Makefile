@@ -33,8 +33,11 @@ app: $(VENV)/.app
 chromium:
 	@bash scripts/ensure_chromium.sh
 
+# Two pytest-xdist workers: the served page's and the browser's tests on one (one page, one
+# Chromium: their xdist_group, tests/conftest.py), the rest shared out. WORKERS= runs serially.
+WORKERS ?= -n 2 --dist loadgroup
 test: $(VENV)/.dev chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(WORKERS) $(PYTEST_ARGS)
 
 # Markers from tests/conftest.py; a test that starts a child process without `process` fails.
 test-fast: $(VENV)/.dev

@@ -1,7 +1,7 @@
 """A process that retrains, compares and exits at once, with work still in flight: the page's
 threads (a reference being built, a run's reader, its callbacks) must all be done with torch
 before the interpreter finalises, or it aborts ("terminate called without an active exception",
-status 134). tests/test_shutdown.py runs it ten times.
+status 134). tests/test_shutdown.py runs it four times.
 
     python -m tests.exit_after_work DATA_DIR
 """

