@@ -124,3 +124,19 @@ def cpu_s(pid: int, children: bool = True) -> float | None:
         return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
     except Exception:
         return None
+
+
+def wait_until_idle(proc, log: Path, timeout: float = 180, busy: float = 0.1) -> float:
+    """Wait until a just-started app.py is done starting: its MNIST reference built (its log
+    says so) and the server and its children using under `busy` of a core over a second, as a
+    server that was up before the class would be. Returns the seconds waited."""
+    t0 = time.perf_counter()
+    while "reference for" not in log.read_text() and time.perf_counter() - t0 < timeout:
+        time.sleep(0.25)
+    while time.perf_counter() - t0 < timeout:
+        before = cpu_s(proc.pid)
+        time.sleep(1.0)
+        after = cpu_s(proc.pid)
+        if before is None or after is None or after - before < busy:
+            break
+    return time.perf_counter() - t0

@@ -4,8 +4,9 @@ with the mouse and times the verdict card.
     .venv/bin/python -m demo.measure.stroke                 # six redrawn digits, a cold page
     .venv/bin/python -m demo.measure.stroke --redraws 20 --burners 2 --json
 
-Starts `python app.py` on loopback (or uses --url), opens the page in a fresh browser (nothing
-cached) and measures:
+Starts `python app.py` on loopback (or uses --url) and waits until it is done starting (its MNIST
+reference built, its CPU idle: a server that was up before the class), opens the page in a fresh
+browser (nothing cached) and measures:
 
 - cold page: from navigation to the first same/different verdict, the digits drawn as soon as
   the pads are there, and the bytes the page downloaded by then (the network's files included);
@@ -27,7 +28,7 @@ import sys
 import time
 
 from .digits import DIGITS
-from .launch import print_report, served_app
+from .launch import print_report, served_app, wait_until_idle
 
 SEVEN, ONE = DIGITS["7"], DIGITS["1"]
 SETTLE_MS = 1000
@@ -129,6 +130,14 @@ def measure(url: str, redraws: int, chromium: str) -> dict:
             cold = {"first_verdict_s": round(first_ms / 1000, 2), "load_event_s": round(marks["load"] / 1000, 2),
                     "browser_ready_s": round((marks["ready"] or 0) / 1000, 2), "path": first_path,
                     "downloaded_mb": round(sum(downloaded) / 1e6, 2), "requests": len(requests)}
+            # A server just started builds its MNIST reference for a few seconds, and the page
+            # polls for it once a second meanwhile: the redraws are timed once the neighbours
+            # have come, as on a server that was up before the class.
+            pg.wait_for_function("document.querySelector('#compare-board .board').parentElement"
+                                 ".siameseBoard?.sides.a.neighbours", timeout=120_000)
+            quiet_until = time.monotonic() + 60
+            while time.monotonic() < quiet_until and time.monotonic() - requests[-1][0] < 2.5:
+                pg.wait_for_timeout(250)  # the last poll (a second apart) has come and gone
             rows = []
             for i in range(redraws):
                 digit, expected = (SEVEN, "same") if i % 2 == 0 else (ONE, "different")
@@ -139,7 +148,8 @@ def measure(url: str, redraws: int, chromium: str) -> dict:
                 last_up = pg.evaluate("Math.max(...window.__stroke.ups)")
                 ms, path, _ = settled(pg, expected, last_up)
                 sent = [u for t, u in requests if t >= start and "/gradio_api/" in u]
-                rows.append({"ms": round(ms, 1), "requests": len(sent), "path": path})
+                rows.append({"ms": round(ms, 1), "requests": len(sent), "path": path,
+                             "urls": [u.split("/gradio_api/", 1)[1] for u in sent]})
             return {"cold": cold, "redraws": rows}
         finally:
             browser.close()
@@ -157,7 +167,8 @@ def main(argv=None) -> int:
         if args.url:
             out = measure(args.url, args.redraws, chromium)
         else:
-            with served_app() as (_, url, _):
+            with served_app() as (proc, url, log):
+                wait_until_idle(proc, log)  # the cold page is a new browser's, not a new server's
                 out = measure(url, args.redraws, chromium)
     ms = [r["ms"] for r in out["redraws"]]
     report = {
