@@ -122,7 +122,7 @@ def test_bad_parameters_are_errors(client, slot):
     assert slot.current is None
 
 
-def test_cancel_ends_the_run_and_frees_the_slot(client, slot, slow_replay):
+def test_cancel_ends_the_run_and_frees_the_slot(client, slot, slower_replay):
     job = submit(client, seconds=120)
     first_update(job)
     run = slot.current
