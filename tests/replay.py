@@ -52,20 +52,22 @@ class ReplayRunner:
     replay per recorded second (0.25: four times as fast)."""
 
     def __init__(self, recordings: Recordings, pace: float = 0.25):
-        self.recordings, self.pace = recordings, pace
+        self.recordings, self.pace, self.hold = recordings, pace, False
         self.runs = 0
 
     def describe(self) -> str:
         return "a replay of a recorded run (tests)"
 
     @contextlib.contextmanager
-    def paced(self, pace: float):
-        """Replays at `pace` meanwhile (4.0: a 3-s recording lasts 12 s, time to act on it)."""
-        before, self.pace = self.pace, pace
+    def paced(self, pace: float, hold: bool = False):
+        """Replays at `pace` meanwhile (4.0: a 3-s recording lasts 12 s, time to act on it);
+        hold: after the recording, its last update again at the same beat until stopped (a run
+        that cannot end by itself before a test stops, cancels or leaves it)."""
+        before, self.pace, self.hold = self.pace, pace, hold
         try:
             yield self
         finally:
-            self.pace = before
+            self.pace, self.hold = before, False
 
     def warm(self) -> None:
         pass
@@ -74,8 +76,13 @@ class ReplayRunner:
         self.runs += 1
         items = self.recordings(cfg)
         result: JobResult = items[-1]
-        t0, shown = time.monotonic(), None
-        for item in items[:-1]:
+        t0, shown, hold = time.monotonic(), None, self.hold
+        updates = items[:-1]
+        if hold:  # the last update again, a beat apart, until the stop file (or ~10 minutes)
+            beat = updates[-1].elapsed - updates[-2].elapsed
+            updates = updates + [dataclasses.replace(updates[-1], elapsed=updates[-1].elapsed + k * beat)
+                                 for k in range(1, 600)]
+        for item in updates:
             while time.monotonic() - t0 < item.elapsed * self.pace:
                 if stop_file and os.path.exists(stop_file):  # a job ends after its step, as here
                     last = dataclasses.replace(shown or dataclasses.replace(item, step=0, elapsed=0.0),

@@ -122,21 +122,21 @@ def test_bad_parameters_are_errors(client, slot):
     assert slot.current is None
 
 
-def test_cancel_ends_the_run_and_frees_the_slot(client, slot, slower_replay):
+def test_cancel_ends_the_run_and_frees_the_slot(client, slot, held_replay):
     job = submit(client, seconds=120)
     first_update(job)
     run = slot.current
     assert run is not None and run.alive
     t0 = time.monotonic()
-    # gradio_client posts the cancel with httpx's 5-s default timeout; Gradio answers it once
-    # the generator has closed, at its next update (~1 s, longer on a loaded CI machine)
-    with mock.patch("httpx.post", functools.partial(httpx.post, timeout=30)):
+    # Gradio answers the cancel once it could close the handler's generator, between two of its
+    # updates (a second apart): longer than httpx's 5-s default once on a loaded CI machine.
+    with mock.patch("httpx.post", functools.partial(httpx.post, timeout=90)):
         job.cancel()
-    freed = wait_free(slot, timeout=20)
+    wait_free(slot, timeout=60)
+    print(f"cancel -> slot free in {time.monotonic() - t0:.1f} s")
     assert run.stopped_by in ("abandoned", "orphaned")
-    # soon, not at the run's end (120 s): the generator closes at its next update, then one step
-    assert time.monotonic() - t0 < 20, f"slot freed {freed:.1f} s after cancel"
-    # and the next client trains at once
+    # and the next client trains at once (a replay that ends by itself)
+    held_replay.hold = False
     final, _ = list(submit(client, seconds=2))[-1]
     assert final["status"] == "done"
 

@@ -95,14 +95,14 @@ def test_start_watch_stop_use_download_and_go_back(page, page_server, shots, tmp
     assert page.locator("#retrain-use-mine").is_visible()
 
 
-def test_closing_the_tab_ends_the_run(browser, server, page_server, slower_replay):
+def test_closing_the_tab_ends_the_run(browser, server, page_server, held_replay):
     with open_page(browser, server) as pg:
         pg.wait_for_selector("#tab-retrain-button")
         start_training(pg, "longer")
         run = page_server.retrain.slot.current
         assert run is not None and run.alive
         t0 = time.monotonic()  # leaving the block closes the tab
-    assert run.join(20), "the run went on after its tab closed"  # the replay alone lasts 60 s
+    assert run.join(20), "the run went on after its tab closed"  # the replay goes on until stopped
     print(f"tab closed -> run ended in {time.monotonic() - t0:.2f} s ({run.stopped_by})")
     assert run.stopped_by in ("abandoned", "orphaned") and page_server.retrain.slot.current is None
 
@@ -121,7 +121,7 @@ def line_colours(pg, selector: str) -> list[str]:
                               selector))
 
 
-def test_hiding_digits_shows_never_seen_curves_map_and_one_shot(page, shots, slower_replay):
+def test_hiding_digits_shows_never_seen_curves_map_and_one_shot(page, shots, held_replay):
     page.click("#tab-retrain-button")
     page.click("#retrain-hide-suggested")
     boxes = page.locator("#retrain-hide input[type='checkbox']")
