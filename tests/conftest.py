@@ -202,17 +202,10 @@ def slow_replay(training):
 
 
 @pytest.fixture
-def slower_replay(training):
-    """A page run replayed over 60 s: time for a second browser to join it on a CI machine busy
-    with other tests (36 s ran out there)."""
-    with training.replay.paced(20.0) as replay:
-        yield replay
-
-
-@pytest.fixture
 def held_replay(training):
     """A page run replayed at a page run's pace (an update a second) that goes on until it is
-    stopped, cancelled or left: on a loaded machine a 12-s replay ended by itself first."""
+    stopped, cancelled or left: time for a second browser to join it, or to stop it, on a
+    loaded machine (where a 12-s replay ended by itself first)."""
     with training.replay.paced(4.0, hold=True) as replay:
         yield replay
 

@@ -18,7 +18,7 @@ def curve_points(pg, elem_id: str) -> int:
 
 
 def test_a_student_follows_the_teachers_shared_run_then_uses_the_class_model(browser, server, page_server, shots,
-                                                                             slower_replay):
+                                                                             held_replay):
     with open_page(browser, server) as teacher, open_page(browser, server) as student:
         teacher.click("#tab-retrain-button")
         teacher.locator("#retrain-length label", has_text="short").click()
@@ -39,6 +39,7 @@ def test_a_student_follows_the_teachers_shared_run_then_uses_the_class_model(bro
         wait_until(teacher, lambda: "1 screen following" in teacher.locator("#class-share-card").inner_text(),
                    "the teacher's card to count the student")
 
+        teacher.click("#retrain-stop")  # the model trained so far becomes the class's
         student.locator("#class-status [data-kind='done']").wait_for(timeout=120_000)
         banner = student.locator("#model-banner")
         banner.get_by_text(f"Using class model {code}").wait_for()
