@@ -13,7 +13,6 @@ anything else after it. Prints one line per press and a summary; exits 1 on any 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import time
@@ -23,15 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from demo.measure.launch import served_app  # noqa: E402
+from demo.measure.stroke import burning  # noqa: E402
 from tests.browser import (CHROMIUM_ARGS, ONE, SEVEN, draw, record_verdicts, verdicts_seen,  # noqa: E402
                            wait_verdict)
 
 WATCH_S = 3.0  # how long a settled verdict is watched for a late arrival
-
-
-def burn(stop) -> None:
-    while not stop.is_set():
-        sum(i * i for i in range(10_000))
 
 
 def clear(pg, side: str) -> None:
@@ -63,8 +58,6 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("SIAMESE_CHROMIUM", "/usr/bin/chromium")
-    stop = multiprocessing.Event()
-    burners = [multiprocessing.Process(target=burn, args=(stop,), daemon=True) for _ in range(args.burners)]
     results = []
     with served_app() as (_, url, _), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -72,28 +65,24 @@ def main(argv=None) -> int:
         pg.set_default_timeout(60_000)
         pg.goto(url)
         pg.wait_for_selector("#sketch-a canvas")
-        for b in burners:
-            b.start()
         try:
-            while len(results) < args.presses:
-                if len(results) % 2 == 0:  # a fresh pair: 7 and 1, pressed at once
-                    clear(pg, "a")
-                    clear(pg, "b")
-                    draw(pg, "a", SEVEN)
-                    draw(pg, "b", ONE)
-                    expected = "different"
-                else:  # A redrawn as a 1, pressed at once
-                    clear(pg, "a")
-                    draw(pg, "a", ONE)
-                    expected = "same"
-                ok, seen, took = press(pg, expected)
-                results.append(ok)
-                print(f"press {len(results):2d}: expected {expected:9s} {'ok  ' if ok else 'FAIL'} "
-                      f"settled in {took:4.1f} s, seen {' -> '.join(seen)}", flush=True)
+            with burning(args.burners):
+                while len(results) < args.presses:
+                    if len(results) % 2 == 0:  # a fresh pair: 7 and 1, pressed at once
+                        clear(pg, "a")
+                        clear(pg, "b")
+                        draw(pg, "a", SEVEN)
+                        draw(pg, "b", ONE)
+                        expected = "different"
+                    else:  # A redrawn as a 1, pressed at once
+                        clear(pg, "a")
+                        draw(pg, "a", ONE)
+                        expected = "same"
+                    ok, seen, took = press(pg, expected)
+                    results.append(ok)
+                    print(f"press {len(results):2d}: expected {expected:9s} {'ok  ' if ok else 'FAIL'} "
+                          f"settled in {took:4.1f} s, seen {' -> '.join(seen)}", flush=True)
         finally:
-            stop.set()
-            for b in burners:
-                b.join(5)
             browser.close()
     print(f"{sum(results)} of {len(results)} presses settled on the pads' digits and stayed "
           f"({args.burners} CPU burners beside the server)")
