@@ -11,12 +11,11 @@ settles on its answer; prints each pair and the counts (issue 29: 24/24, and >= 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .digits import DIGITS, at_edge, transform
-from .launch import print_report, served_app
-from .stroke import CHROMIUM_ARGS, WATCH_JS, burning, draw, settled
+from .launch import print_report
+from .stroke import CHROMIUM_ARGS, WATCH_JS, burning, chromium, draw, page_url, settled
 
 SAME = list("0123456789") + ["7", "1"]
 DIFFERENT = [("0", "6"), ("1", "7"), ("2", "3"), ("3", "5"), ("4", "9"), ("5", "6"), ("6", "8"),
@@ -59,13 +58,8 @@ def main(argv=None) -> int:
     p.add_argument("--url", help="a page already served (default: start python app.py on loopback)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    chromium = os.environ.get("SIAMESE_CHROMIUM", "/usr/bin/chromium")
-    with burning(args.burners):
-        if args.url:
-            out = measure(args.url, chromium)
-        else:
-            with served_app() as (_, url, _):
-                out = measure(url, chromium)
+    with burning(args.burners), page_url(args.url) as url:
+        out = measure(url, chromium())
     report = {}
     for name, rows in out.items():
         right = sum(r["verdict"] == r["expected"] for r in rows)

@@ -52,6 +52,22 @@ def burn(stop) -> None:
         sum(i * i for i in range(10_000))
 
 
+def chromium() -> str:
+    return os.environ.get("SIAMESE_CHROMIUM", "/usr/bin/chromium")
+
+
+@contextlib.contextmanager
+def page_url(url: str | None):
+    """`url`, or `python app.py` served on loopback and done starting (its MNIST reference
+    built, its CPU idle: a server that was up before the class)."""
+    if url:
+        yield url
+        return
+    with served_app() as (proc, served, log):
+        wait_until_idle(proc, log)
+        yield served
+
+
 @contextlib.contextmanager
 def burning(n: int):
     """n processes spinning on the CPU while the block runs."""
@@ -162,14 +178,8 @@ def main(argv=None) -> int:
     p.add_argument("--url", help="a page already served (default: start python app.py on loopback)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    chromium = os.environ.get("SIAMESE_CHROMIUM", "/usr/bin/chromium")
-    with burning(args.burners):
-        if args.url:
-            out = measure(args.url, args.redraws, chromium)
-        else:
-            with served_app() as (proc, url, log):
-                wait_until_idle(proc, log)  # the cold page is a new browser's, not a new server's
-                out = measure(url, args.redraws, chromium)
+    with burning(args.burners), page_url(args.url) as url:
+        out = measure(url, args.redraws, chromium())
     ms = [r["ms"] for r in out["redraws"]]
     report = {
         "cold page, load event (s)": out["cold"]["load_event_s"],
