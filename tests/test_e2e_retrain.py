@@ -39,12 +39,13 @@ def start_training(pg, length: str = "short"):
 
 def test_start_watch_stop_use_download_and_go_back(page, page_server, shots, tmp_path, real_training):
     """The one browser test that trains for real, in a child process of the server."""
-    start_training(page)
+    # 30 s, stopped well before: under load the steps below outlasted a 10-s run once
+    start_training(page, "quick")
     first_map, first_step = map_signature(page), step(page)
     assert page.locator("#retrain-stop").is_enabled() and not page.locator("#retrain-start").is_enabled()
     wait_until(page, lambda: step(page) > first_step and map_signature(page) != first_map, "the map to move")
     bar = page.locator("#retrain-progress [role='progressbar']")
-    wait_until(page, lambda: bar.count() == 1 and " s of 10 s" in (bar.get_attribute("aria-label") or ""),
+    wait_until(page, lambda: bar.count() == 1 and " s of 30 s" in (bar.get_attribute("aria-label") or ""),
              "the progress bar")
     # the progress bar sits in its own box: none of it covers the plots
     assert page.locator("#retrain-map [data-testid='status-tracker'] .progress-bar").count() == 0
@@ -57,9 +58,10 @@ def test_start_watch_stop_use_download_and_go_back(page, page_server, shots, tmp
     page.locator("#retrain-status").get_by_text("Stopped").wait_for(timeout=120_000)
     stop_s = time.monotonic() - t0
     print(f"Stop to 'Stopped' on the page: {stop_s:.2f} s")
-    # the step in progress, a last probe, the threshold on 5,000 validation digits; generous
-    # for a loaded 2-core CI machine (about 1-2 s on a quiet one)
-    assert stop_s < 15
+    # the step in progress, a last probe, the threshold on 5,000 validation digits, in a child
+    # process below the server's priority: about 1-2 s on a quiet machine, 23 s once beside two
+    # CPU burners; this bound says Stop ends the run, the time is demo.measure's business
+    assert stop_s < 60
     assert page_server.retrain.slot.current is None
     page.locator("#retrain-model [data-model='mine']").wait_for()
     assert page.locator("#retrain-start").is_enabled()

@@ -40,6 +40,8 @@ from ..views import digits_text
 
 log = logging.getLogger(__name__)
 
+LEFT_QUEUE = "Left the queue: nothing was trained."
+
 
 def presets(limit: float | None = None) -> dict[str, float]:
     """The length choices this server allows (a shorter one of the limit's length if none fits)."""
@@ -114,7 +116,7 @@ class RetrainHandlers:
             run = self._start(cfg, owner, self._init_checkpoint(init, key))
             run.init_name = init
         except Cancelled:  # Stop pressed while queued
-            yield (status_html("Left the queue: nothing was trained.", "info"), skip, skip, skip, skip, skip,
+            yield (status_html(LEFT_QUEUE, "info"), skip, skip, skip, skip, skip,
                    gr.Button(interactive=True), gr.Button(interactive=False))
             return
         except Busy as e:
@@ -144,9 +146,15 @@ class RetrainHandlers:
                    gr.LinePlot(value=None, x_lim=[0, seconds], **accuracy_plot(hidden)), None, skip,
                    gr.Button(interactive=False), gr.Button(interactive=True))
             report()
-            shown = False
+            shown = stopping = False
             # One update per event (about a second apart): Gradio can cancel at each.
             for ev in run.updates():
+                if run.stopped_by == "user" and not stopping:
+                    # Said here, in this run's own stream: as the Stop click's own reply it could
+                    # land after "Stopped" on a busy server and stay there.
+                    stopping = shown = True
+                    yield (status_html("Stopping: keeping the model trained so far\u2026", "running"),
+                           skip, skip, skip, skip, skip, skip, skip)
                 if ev is None:
                     report()
                     continue
@@ -192,10 +200,11 @@ class RetrainHandlers:
     def stop(self, request: gr.Request = None):
         """Stop pressed: end this session's run cleanly (the model so far is kept) or leave the queue."""
         what = self.slot.stop(session_of(request))
-        if what == "stopping":
-            return status_html("Stopping: keeping the model trained so far\u2026", "running"), gr.Button(interactive=False)
+        if what == "stopping":  # the run's stream says so (`train`): a reply here could overtake its end
+            return gr.skip(), gr.Button(interactive=False)
         if what == "unqueued":
-            return status_html("Leaving the queue\u2026", "info"), gr.Button(interactive=False)
+            # The same words as the run's stream ends with when its turn comes: either may land last
+            return status_html(LEFT_QUEUE, "info"), gr.Button(interactive=False)
         return gr.skip(), gr.Button(interactive=False)
 
     @staticmethod
