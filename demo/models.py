@@ -22,6 +22,7 @@ import uuid
 from collections import OrderedDict
 
 from siamese import Comparator
+from siamese.compare import EmbeddingStopped
 from siamese.data import SOURCES, DataUnavailableError, Split, load_mnist, resolve_data_dir
 from siamese.reference import Reference
 
@@ -126,8 +127,8 @@ class Models:
 
     def _build(self, key: str) -> None:
         try:
-            ref = Reference(self.comparator(key), self._test.images, self._test.labels)
-        except ModelGone:  # removed while it waited for its turn
+            ref = Reference(self.comparator(key), self._test.images, self._test.labels, stop=self.lanes.closing)
+        except (ModelGone, EmbeddingStopped):  # removed while it waited for its turn; the server is closing
             with self._lock:
                 self._building.discard(key)
                 self._waiting.pop(key, None)

@@ -4,7 +4,7 @@ joined when the server stops.
     lanes = Lanes()
     lanes.submit("reference", build, key)        # runs on thread "siamese-reference_0"
     lanes.lane("teach", one_thread=True)         # a lane whose torch ops use one core
-    lanes.close()                                # queued work dropped, running work waited for
+    lanes.close()                                # queued work dropped, running work told and waited for
 
 Why lanes and not a thread per job: a daemon thread still inside torch when the interpreter
 finalises aborts the process ("terminate called without an active exception", status 134).
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
@@ -31,6 +32,20 @@ def _one_thread() -> None:
         torch.set_num_threads(1)
 
 
+_ALL: "weakref.WeakSet[Lanes]" = weakref.WeakSet()
+
+
+def _closing_at_exit() -> None:
+    for lanes in list(_ALL):
+        lanes.closing.set()
+
+
+# A process that exits without close(): executors join their threads in threading's exit hooks,
+# which run newest first, so this one (registered after concurrent.futures' own, imported above)
+# tells running jobs to end before they are waited for.
+threading._register_atexit(_closing_at_exit)
+
+
 class Lanes:
     """Named single-worker executors: work on one lane runs in order, lanes run side by side."""
 
@@ -38,6 +53,8 @@ class Lanes:
         self._lanes: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self.closing = threading.Event()  # set by close() or at exit: long jobs check it and end early
+        _ALL.add(self)
 
     def lane(self, name: str, one_thread: bool = False) -> ThreadPoolExecutor:
         """The lane `name`, made on first use (`one_thread`: its torch ops on one core)."""
@@ -58,7 +75,9 @@ class Lanes:
             return None
 
     def close(self, timeout: float | None = 30.0) -> None:
-        """Drop queued work and wait for the running jobs (each a few seconds at most)."""
+        """Drop queued work, tell running jobs (`closing`) and wait for them (each a fraction
+        of a second after it looks, a few seconds at most)."""
+        self.closing.set()
         with self._lock:
             self._closed = True
             lanes = list(self._lanes.values())

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,10 @@ from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 from .device import use_amp
 from .model import SiameseNet, same_probability_from_logits
 from .preprocess import to_float, to_mnist
+
+
+class EmbeddingStopped(RuntimeError):
+    """`Comparator.embed` was told to stop before the batch was done."""
 
 
 @dataclass
@@ -104,7 +109,7 @@ class Comparator:
         return to_float(x).to(self.device)
 
     @torch.inference_mode()
-    def embed(self, images, fast: bool | None = None) -> torch.Tensor:
+    def embed(self, images, fast: bool | None = None, stop: threading.Event | None = None) -> torch.Tensor:
         """Images -> (N, D) float32 descriptors on the comparator's device.
 
         `images`: a list of accepted images (each goes through `to_mnist`), or a batch already
@@ -112,6 +117,8 @@ class Comparator:
         `fast`: bf16 autocast + channels_last (4x faster on AMX CPUs and GPUs; descriptors
         within ~1 % of fp32). Default: on for batches of 256+ where the hardware has it; single
         comparisons stay fp32, like the evaluation that chose the threshold.
+        `stop`: checked between chunks of 1,024 (a fraction of a second each); once set, raises
+        EmbeddingStopped (a server that is closing does not wait for a whole test set).
         """
         x = self._as_batch(images)
         if not len(x):
@@ -121,7 +128,12 @@ class Comparator:
         if fast:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=fast):
-            return torch.cat([self.model.embed(x[i : i + 1024]).float() for i in range(0, len(x), 1024)])
+            out = []
+            for i in range(0, len(x), 1024):
+                if stop is not None and stop.is_set():
+                    raise EmbeddingStopped(f"stopped after {i} of {len(x)} images")
+                out.append(self.model.embed(x[i : i + 1024]).float())
+            return torch.cat(out)
 
     @torch.inference_mode()
     def distance(self, emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:

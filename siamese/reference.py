@@ -11,6 +11,7 @@ threshold and both distributions live on one axis.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,14 +36,15 @@ class Reference:
     (a few seconds on CPU), then every query is a single small matmul."""
 
     def __init__(self, comparator: Comparator, images: torch.Tensor, labels: torch.Tensor,
-                 seed: int = 0, fast: bool | None = None):
+                 seed: int = 0, fast: bool | None = None, stop: threading.Event | None = None):
         """images: (N, 28, 28) uint8 white-on-black; labels: (N,) int. `fast` is passed to
         `Comparator.embed` (None: bf16 where the hardware has it, about 2x faster on this AMX
-        CPU; accuracy on the fixed test pairs is unchanged to four digits)."""
+        CPU; accuracy on the fixed test pairs is unchanged to four digits). `stop`: see
+        `Comparator.embed` (raises EmbeddingStopped once set)."""
         self.comparator = comparator
         self.images = images.cpu()
         self.labels = labels.cpu().long()
-        emb = comparator.embed(self.images, fast=fast)
+        emb = comparator.embed(self.images, fast=fast, stop=stop)
         self.embeddings = emb.float()  # (N, D) on the comparator's device
         a, b, same = fixed_pairs(self.labels, seed)
         d = comparator.distance(self.embeddings[a.to(emb.device)], self.embeddings[b.to(emb.device)])

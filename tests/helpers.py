@@ -34,7 +34,7 @@ class StubComparator:
         self.model = SimpleNamespace(metric_weights=lambda: weights)
         self.metrics = dict(metrics or {})
 
-    def embed(self, images, fast=None):
+    def embed(self, images, fast=None, stop=None):
         return torch.as_tensor(np.asarray(images)).float()[:, 0, :3]
 
     def distance(self, a, b):

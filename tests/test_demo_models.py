@@ -65,6 +65,29 @@ def test_lanes_run_work_in_order_on_named_threads_and_close_joins_them():
     assert lanes.submit("reference", job, 9) is None  # after close: refused, no thread started
 
 
+def test_closing_the_lanes_ends_a_reference_build_at_its_next_chunk(comparator):
+    from siamese.compare import EmbeddingStopped
+
+    lanes, chunks = Lanes(), []
+    images = torch.zeros(3 * 1024, 28, 28, dtype=torch.uint8)
+    model_embed = comparator.model.embed
+
+    def counted(x):  # the first chunk closes the lanes, as a server stopping mid-build
+        chunks.append(len(x))
+        if len(chunks) == 1:
+            lanes.close(timeout=0)
+        return model_embed(x)
+
+    comparator.model.embed = counted
+    try:
+        with pytest.raises(EmbeddingStopped, match="after 1024 of 3072"):
+            comparator.embed(images, stop=lanes.closing)
+    finally:
+        del comparator.model.embed
+    assert chunks == [1024] and lanes.closing.is_set()
+    assert comparator.embed(images[:5], stop=threading.Event()).shape == (5, comparator.model.config.embedding_dim)
+
+
 def test_a_one_thread_lane_runs_torch_on_one_core():
     lanes = Lanes()
     try:
