@@ -65,9 +65,14 @@ def test_lanes_run_work_in_order_on_named_threads_and_close_joins_them():
     assert lanes.submit("reference", job, 9) is None  # after close: refused, no thread started
 
 
-def test_closing_the_lanes_ends_a_reference_build_at_its_next_chunk(comparator):
+def test_closing_the_lanes_ends_a_reference_build_at_its_next_chunk():
+    from siamese import Comparator
     from siamese.compare import EmbeddingStopped
 
+    from .conftest import CHECKPOINT
+
+    # its own comparator: the session's is embedding on other tests' lanes meanwhile
+    comparator = Comparator.from_checkpoint(CHECKPOINT)
     lanes, chunks = Lanes(), []
     images = torch.zeros(3 * 1024, 28, 28, dtype=torch.uint8)
     model_embed = comparator.model.embed
@@ -79,12 +84,10 @@ def test_closing_the_lanes_ends_a_reference_build_at_its_next_chunk(comparator):
         return model_embed(x)
 
     comparator.model.embed = counted
-    try:
-        with pytest.raises(EmbeddingStopped, match="after 1024 of 3072"):
-            comparator.embed(images, fast=False, stop=lanes.closing)  # fast=False: no bf16 calibration run first
-    finally:
-        del comparator.model.embed
+    with pytest.raises(EmbeddingStopped, match="after 1024 of 3072"):
+        comparator.embed(images, fast=False, stop=lanes.closing)  # fast=False: no bf16 calibration first
     assert chunks == [1024] and lanes.closing.is_set()
+    del comparator.model.embed
     assert comparator.embed(images[:5], stop=threading.Event()).shape == (5, comparator.model.config.embedding_dim)
 
 
