@@ -37,6 +37,7 @@ class CompareTab:
     neighbours: gr.HTML
     status: gr.Markdown
     timer: gr.Timer
+    slider_of: gr.State  # the model whose threshold the slider holds (its key)
     seen: handlers.Seen  # each session's last pair (the embedding map marks it)
     browser: BrowserModels
 
@@ -82,7 +83,7 @@ def build_compare_tab(models: Models, model_key: gr.State, model_note: gr.State,
         with gr.Column(scale=2, min_width=300):
             gr.HTML(how_it_works_html(cmp), elem_id="how-it-works")
     timer = gr.Timer(1.0, active=True)
-    tab = CompareTab(board, threshold, plot, neighbours, status, timer, seen, browser)
+    tab = CompareTab(board, threshold, plot, neighbours, status, timer, gr.State(SHIPPED), seen, browser)
     _wire(models, model_key, model_note, tab, blocks)
     return tab
 
@@ -107,11 +108,12 @@ def _wire(models: Models, model_key: gr.State, model_note: gr.State, t: CompareT
         gets its weights and numbers, the slider its threshold, the plot its distances."""
         key = key or SHIPPED
         if models.gone(key) is not None:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         _, _, slider, plot = _panels(models, key, None)
-        return gr.HTML(model=t.browser.info(key)), slider, plot
+        return gr.HTML(model=t.browser.info(key)), slider, plot, key
 
-    model_key.change(on_model, [model_key], [t.board, t.threshold, t.plot], trigger_mode="always_last", **quiet)
+    model_key.change(on_model, [model_key], [t.board, t.threshold, t.plot, t.slider_of], trigger_mode="always_last",
+                     **quiet)
 
     def on_threshold(key, threshold):
         key = key if models.alive(key) else SHIPPED
@@ -123,7 +125,7 @@ def _wire(models: Models, model_key: gr.State, model_note: gr.State, t: CompareT
     t.threshold.change(on_threshold, [model_key, t.threshold], [t.plot], trigger_mode="always_last", **quiet)
     t.board.input(handlers.gone_back, None, [model_key, model_note], **quiet)  # the board found its model gone
 
-    def poll(key, threshold, request: gr.Request):
+    def poll(key, threshold, slider_of, request: gr.Request):
         """Until the session model's reference is there (or known missing): the status line;
         then the board (neighbours can come now), the slider's span and the plot follow. The
         board also learns its session, to name it in its looks."""
@@ -141,13 +143,15 @@ def _wire(models: Models, model_key: gr.State, model_note: gr.State, t: CompareT
         ref, status, slider, plot = _panels(models, key, threshold)
         reference = gr.HTML(reference={"status": f"{key}:{status}", "empty": handlers.empty_neighbours(ref, status)},
                             session=session_of(request))
-        loading = state == "loading"
-        return (gr.Markdown(msg, visible=bool(msg)), reference, gr.skip() if loading else slider,
-                gr.skip() if loading else plot, gr.Timer(active=loading))
+        # The slider's value is another model's while on_model's reply is on its way (a tick
+        # between a model change and that reply): written now, it would land after and stay.
+        keep = state == "loading" or (slider_of or SHIPPED) != key
+        return (gr.Markdown(msg, visible=bool(msg)), reference, gr.skip() if keep else slider,
+                gr.skip() if keep else plot, gr.Timer(active=state == "loading"))
 
     # On page load (a session that starts after the reference is ready needs one call), then
     # every second while a reference is being built (a model change restarts it).
-    gr.on([blocks.load, t.timer.tick], poll, [model_key, t.threshold],
+    gr.on([blocks.load, t.timer.tick], poll, [model_key, t.threshold, t.slider_of],
           [t.status, t.board, t.threshold, t.plot, t.timer], **quiet)
     model_key.change(lambda: gr.Timer(active=True), None, t.timer, **quiet)
     def forget(request: gr.Request):
