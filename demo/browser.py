@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -23,6 +22,7 @@ import gradio as gr
 from siamese import bundle
 
 from .models import SHIPPED, Models
+from .scratch import scratch_folder
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 ORT = ASSETS / "vendor" / "onnxruntime-web"
@@ -49,7 +49,7 @@ def engine_config() -> dict:
 class BrowserModels:
     def __init__(self, models: Models, folder: Path | None = None):
         self.models = models
-        self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="siamese-browser-"))
+        self.folder = Path(folder) if folder else scratch_folder("siamese-browser-")
         self.folder.mkdir(parents=True, exist_ok=True)
         gr.set_static_paths([ASSETS, bundle.GRAPHS, EXAMPLES, self.folder])
         self._files: OrderedDict[int, tuple[object, dict]] = OrderedDict()  # id(comparator) -> (it, weights info)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from siamese import Comparator
 from siamese.checkpoint import write_checkpoint
 
 from ..models import Models
+from ..scratch import scratch_folder
 from ..retrain.record import RunRecord
 from ..retrain.sessions import SessionModel, checkpoint_name
 from ..retrain.slot import Run
@@ -91,7 +91,7 @@ class ClassRoom:
                  max_classes: int = 20, max_watchers: int = 200, clock=time.monotonic):
         self.models, self.hours = models, hours
         self.max_classes, self.max_watchers = max_classes, max_watchers
-        self.folder = Path(folder or tempfile.mkdtemp(prefix="siamese-classes-"))
+        self.folder = Path(folder or scratch_folder("siamese-classes-"))
         self._clock = clock
         self._classes: dict[str, ClassRun] = {}
         self._lock = threading.Lock()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -20,6 +19,7 @@ from siamese import Comparator
 from siamese.checkpoint import write_checkpoint
 
 from ..models import Models
+from ..scratch import scratch_folder
 from .record import RunRecord
 from .views import describe
 
@@ -49,7 +49,7 @@ class SessionModels:
     def __init__(self, models: Models, folder: str | Path | None = None, cap: int = 8,
                  keep_after_close: float = KEEP_AFTER_CLOSE, clock=time.monotonic):
         self.models, self.cap, self.keep_after_close, self._clock = models, cap, keep_after_close, clock
-        self.folder = Path(folder or tempfile.mkdtemp(prefix="siamese-retrained-"))
+        self.folder = Path(folder or scratch_folder("siamese-retrained-"))
         self._by_owner: OrderedDict[str, SessionModel] = OrderedDict()  # least recently made first
         self._closed: OrderedDict[str, tuple[SessionModel, float]] = OrderedDict()  # key -> (entry, when)
         self._lock = threading.Lock()

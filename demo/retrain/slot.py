@@ -39,6 +39,7 @@ from siamese.device import calibrate, settled_amp
 from siamese.job import JobResult, JobUpdate
 from siamese.worker import TrainingFailed, cpu_count
 
+from ..scratch import scratch_folder
 from .record import RunRecord
 from .runners import RunnerNote, pick_runner
 
@@ -293,7 +294,7 @@ class TrainingSlot:
     def __init__(self, runner=None, orphan_after: float = ORPHAN_AFTER):
         self.runner = runner if runner is not None else pick_runner()
         self.orphan_after = orphan_after
-        self._stop_dir = Path(tempfile.mkdtemp(prefix="siamese-runs-"))
+        self._stop_dir = scratch_folder("siamese-runs-")
         self._lock = threading.Lock()
         self._run: Run | None = None
         self._waiting: dict[str, float] = {}  # owner -> when it asked (queued behind a run)
