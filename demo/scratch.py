@@ -25,6 +25,14 @@ def _remove(root: Path, pid: int) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def remove_all() -> None:
+    """Remove this process's scratch root now: for processes that end without their exit hooks
+    (pytest-xdist's workers), at the end of their work."""
+    with _lock:
+        if _root is not None:
+            _remove(_root, os.getpid())
+
+
 def scratch_folder(prefix: str) -> Path:
     """A new folder under this process's scratch root (made on first use, removed at exit)."""
     global _root

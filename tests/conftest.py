@@ -65,6 +65,15 @@ def pytest_configure(config):
     config.pluginmanager.register(_GroupsHold(), "groups-hold")
 
 
+def pytest_unconfigure(config):
+    # xdist's workers end without exit hooks: the page's temporary files go here (the page
+    # fixtures have closed by now)
+    import sys
+
+    if "demo.scratch" in sys.modules:
+        sys.modules["demo.scratch"].remove_all()
+
+
 @pytest.fixture(autouse=True)
 def _in_process_unless_marked(request, monkeypatch):
     """The fast tier's promise, checked: a child process (subprocess, fork or multiprocessing) in
