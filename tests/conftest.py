@@ -48,21 +48,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("page"))
 
 
-class _GroupsHold:
-    """xdist's loadgroup groups by renaming node ids; a pytest that names tests otherwise (9.2)
-    leaves every group unformed and says nothing: then each grouped test fails, saying why."""
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item):
-        if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group") \
-                and "@" not in item.nodeid:
-            pytest.fail(f"--dist loadgroup formed no group (pytest {pytest.__version__} with pytest-xdist "
-                        f"{importlib.metadata.version('pytest-xdist')}): every worker would start its own page and "
-                        f"Chromium; use the pytest that requirements-dev.txt allows", pytrace=False)
-
-
-def pytest_configure(config):
-    config.pluginmanager.register(_GroupsHold(), "groups-hold")
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # xdist's loadgroup groups by renaming node ids; a pytest that names tests otherwise (9.2)
+    # leaves every group unformed and says nothing: then each grouped test fails, saying why.
+    if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group") \
+            and "@" not in item.nodeid:
+        pytest.fail(f"--dist loadgroup formed no group (pytest {pytest.__version__} with pytest-xdist "
+                    f"{importlib.metadata.version('pytest-xdist')}): every worker would start its own page and "
+                    f"Chromium; use the pytest that requirements-dev.txt allows", pytrace=False)
 
 
 def pytest_unconfigure(config):
